@@ -1,0 +1,178 @@
+"""``fin360`` command line: every job is a subcommand, and jobs/*.py call the same ``main``.
+
+    fin360 [--env ENV] [--conf-dir DIR] [--set KEY=VALUE ...] generate [--customers N] ...
+    fin360 [--env ENV] run bronze [--source NAME ...]
+    fin360 [--env ENV] config
+
+A user mistake (bad config, missing folder, unknown source) prints one ``fin360: error:`` line
+and exits 2; an unexpected failure logs its traceback and exits 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from fin360 import Fin360Error, __version__
+from fin360.config import Config, ConfigError, load_config
+from fin360.logs import fields, setup_logging
+
+log = logging.getLogger("fin360")
+
+EXIT_USER_ERROR = 2
+
+
+def _override(text: str) -> tuple[str, Any]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
+    return key.strip(), yaml.safe_load(value) if value else value
+
+
+def _common_options(parser: argparse.ArgumentParser, defaults: bool) -> None:
+    """Options every command takes, before or after the subcommand (jobs/*.py pass them after)."""
+
+    def default(value: Any) -> Any:
+        return value if defaults else argparse.SUPPRESS
+
+    parser.add_argument(
+        "--env",
+        default=default(os.environ.get("FIN360_ENV", "local")),
+        help="config environment: conf/<env>.yml (default: $FIN360_ENV or local)",
+    )
+    parser.add_argument(
+        "--conf-dir",
+        default=default(None),
+        help="config folder (default: $FIN360_CONF_DIR or the project's conf/)",
+    )
+    parser.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        type=_override,
+        default=default([]),
+        metavar="KEY=VALUE",
+        help="override one config key, e.g. --set spark.shuffle_partitions=4",
+    )
+    parser.add_argument("--log-level", default=default("INFO"))
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="fin360", description="Customer-360 lakehouse on Spark")
+    parser.add_argument("--version", action="version", version=f"fin360 {__version__}")
+    _common_options(parser, defaults=True)
+    common = argparse.ArgumentParser(add_help=False)
+    _common_options(common, defaults=False)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    gen = commands.add_parser(
+        "generate", parents=[common], help="write synthetic multi-source raw data"
+    )
+    gen.add_argument("--customers", type=int)
+    gen.add_argument("--days", type=int)
+    gen.add_argument("--seed", type=int)
+    gen.add_argument("--start-date")
+    gen.add_argument("--workers", type=int)
+    gen.add_argument(
+        "--out", help="write raw files to OUT/raw and truth to OUT/truth (default: paths.*)"
+    )
+    gen.set_defaults(handler=cmd_generate)
+
+    run = commands.add_parser("run", help="run a pipeline job")
+    jobs = run.add_subparsers(dest="job", required=True)
+    bronze = jobs.add_parser(
+        "bronze", parents=[common], help="land new raw batches into bronze Delta tables"
+    )
+    bronze.add_argument("--source", action="append", help="only this source (repeatable)")
+    bronze.set_defaults(handler=cmd_bronze)
+    everything = jobs.add_parser("all", parents=[common], help="the whole chain, layer after layer")
+    everything.set_defaults(handler=cmd_all)
+
+    show = commands.add_parser("config", parents=[common], help="print the merged configuration")
+    show.set_defaults(handler=cmd_config)
+    return parser
+
+
+def cmd_generate(cfg: Config, args: argparse.Namespace) -> None:
+    from fin360.sources.generator import generate
+
+    gen = {k: cfg[f"generator.{k}"] for k in ("customers", "days", "seed", "start_date", "workers")}
+    for key in gen:
+        if getattr(args, key, None) is not None:
+            gen[key] = getattr(args, key)
+    out = Path(args.out).resolve() if args.out else None
+    raw = str(out / "raw") if out else cfg.path("raw")
+    truth = str(out / "truth") if out else cfg.path("truth")
+    log.info(fields(stage="generate", status="start", raw=raw, truth=truth, **gen))
+    try:
+        manifest = generate(
+            raw,
+            truth,
+            chunk_customers=cfg["generator.chunk_customers"],
+            progress=lambda line: log.info("generate %s", line),
+            **gen,
+        )
+    except ValueError as exc:  # the generator's argument checks
+        raise Fin360Error(str(exc)) from None
+    records = sum(b["records"] for s in manifest["sources"].values() for b in s.values())
+    log.info(fields(stage="generate", status="end", records=records))
+
+
+def with_session(job: Callable[..., Any]) -> Callable[[Config, argparse.Namespace], None]:
+    def handler(cfg: Config, args: argparse.Namespace) -> None:
+        from fin360.spark import build_session
+
+        job(build_session(cfg), cfg, args)
+
+    return handler
+
+
+def _bronze(spark: Any, cfg: Config, args: argparse.Namespace) -> None:
+    from fin360.bronze import job
+
+    job.run(spark, cfg, sources=args.source)
+
+
+def _all(spark: Any, cfg: Config, args: argparse.Namespace) -> None:
+    from fin360.bronze import job
+
+    job.run(spark, cfg)
+
+
+cmd_bronze = with_session(_bronze)
+cmd_all = with_session(_all)
+
+
+def cmd_config(cfg: Config, args: argparse.Namespace) -> None:
+    print(yaml.safe_dump({"env": cfg.env, **cfg.values}, sort_keys=False, allow_unicode=True))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    setup_logging(args.log_level)
+    try:
+        cfg = load_config(args.env, args.conf_dir)
+        if args.overrides:
+            cfg = cfg.with_overrides(dict(args.overrides), origin="--set")
+        args.handler(cfg, args)
+    except (Fin360Error, ConfigError) as exc:
+        print(f"fin360: error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+    except KeyboardInterrupt:
+        print("fin360: interrupted", file=sys.stderr)
+        return 130
+    except Exception:
+        log.exception("fin360 %s failed", " ".join(argv or sys.argv[1:]))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

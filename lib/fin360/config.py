@@ -1,0 +1,350 @@
+"""Configuration: ``conf/base.yml`` merged with ``conf/<env>.yml``, then environment variables.
+
+Every key is declared in :data:`SCHEMA`; a misspelt key or a wrong type fails at start with a
+:class:`ConfigError` naming the key and the file it came from. String values may use
+``${VAR}`` or ``${VAR:-default}``. Secrets (the PII key) are never read from files: only from
+the environment, where they are needed.
+
+Source declarations live in ``conf/sources.yml`` and load into :class:`SourceSpec` objects.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from fin360 import Fin360Error
+
+REPO_CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
+
+# Environment variables that override one config key each (documented in the README).
+ENV_ALIASES = {
+    "FIN360_LAKEHOUSE": "paths.lakehouse",
+    "FIN360_RAW": "paths.raw",
+    "FIN360_TRUTH": "paths.truth",
+    "FIN360_CHECKPOINTS": "paths.checkpoints",
+    "FIN360_SPARK_MASTER": "spark.master",
+    "MLFLOW_TRACKING_URI": "mlflow.tracking_uri",
+}
+# Any other key: FIN360__SECTION__KEY=value, value parsed as YAML
+# (e.g. FIN360__SPARK__SHUFFLE_PARTITIONS=4)
+ENV_GENERIC_PREFIX = "FIN360__"
+
+OptStr = (str, type(None))
+# key -> expected type(s), or a nested schema. `dict` marks a free-form mapping.
+SCHEMA: dict[str, Any] = {
+    "app_name": str,
+    "paths": {
+        "lakehouse": str,
+        "raw": str,
+        "truth": str,
+        "checkpoints": str,
+    },
+    "tables": dict,  # optional per-table location overrides: {"gold.customer_360": "s3a://..."}
+    "spark": {
+        "master": OptStr,  # null: leave it to spark-submit
+        "shuffle_partitions": int,
+        "packages": list,  # Maven coordinates besides Delta's (which follows the delta-spark pin)
+        "graphframes": (str, bool),  # true | false | auto
+        "repositories": list,
+        "log_level": str,
+        "conf": dict,  # passed through to SparkConf as-is
+    },
+    "generator": {
+        "customers": int,
+        "days": int,
+        "seed": int,
+        "start_date": str,
+        "chunk_customers": int,
+        "workers": int,
+    },
+    "bronze": {
+        "sources_file": str,
+    },
+    "mlflow": {
+        "tracking_uri": str,
+    },
+}
+
+
+class ConfigError(Fin360Error):
+    """A user mistake in configuration: printed as one line, exit code 2."""
+
+
+@dataclass(frozen=True)
+class Config:
+    """Merged, validated configuration of one environment."""
+
+    env: str
+    values: dict[str, Any]
+    conf_dir: Path
+
+    def get(self, dotted: str, default: Any = None) -> Any:
+        node: Any = self.values
+        for part in dotted.split("."):
+            if not isinstance(node, dict) or part not in node:
+                return default
+            node = node[part]
+        return node
+
+    def __getitem__(self, dotted: str) -> Any:
+        sentinel = object()
+        value = self.get(dotted, sentinel)
+        if value is sentinel:
+            raise ConfigError(f"config key '{dotted}' is not set in env '{self.env}'")
+        return value
+
+    def path(self, name: str) -> str:
+        """A location under ``paths``: absolute path or URI."""
+        return self[f"paths.{name}"]
+
+    def with_overrides(self, overrides: dict[str, Any], origin: str = "overrides") -> Config:
+        """A copy with dotted-key overrides applied and validated (used by the CLI and tests)."""
+        layer: dict[str, Any] = {}
+        for dotted, value in overrides.items():
+            _set_dotted(layer, dotted, value)
+        _validate(layer, SCHEMA, origin)
+        merged = _resolve_paths(_deep_merge(self.values, layer), self.conf_dir.parent)
+        return Config(self.env, merged, self.conf_dir)
+
+
+def available_envs(conf_dir: Path) -> list[str]:
+    special = {"base", "sources"}
+    return sorted(p.stem for p in conf_dir.glob("*.yml") if p.stem not in special)
+
+
+def load_config(env: str = "local", conf_dir: str | Path | None = None) -> Config:
+    """Load ``base.yml`` + ``<env>.yml`` + environment variables, validated."""
+    conf_path = Path(conf_dir or os.environ.get("FIN360_CONF_DIR") or REPO_CONF_DIR).resolve()
+    base_file = conf_path / "base.yml"
+    if not base_file.is_file():
+        raise ConfigError(
+            f"config folder {conf_path} has no base.yml (set --conf-dir or FIN360_CONF_DIR)"
+        )
+    env_file = conf_path / f"{env}.yml"
+    if env == "base" or not env_file.is_file():
+        raise ConfigError(
+            f"unknown environment '{env}': {env_file} not found "
+            f"(available: {', '.join(available_envs(conf_path))})"
+        )
+    merged: dict[str, Any] = {}
+    for file in (base_file, env_file):
+        layer = _read_yaml(file)
+        _validate(layer, SCHEMA, str(file))
+        merged = _deep_merge(merged, _substitute(layer, str(file)))
+    env_layer = _environment_layer(os.environ)
+    merged = _deep_merge(merged, env_layer)
+    return Config(env, _resolve_paths(merged, conf_path.parent), conf_path)
+
+
+def _read_yaml(file: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(file.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark else ""
+        raise ConfigError(
+            f"{file}{where}: not valid YAML ({getattr(exc, 'problem', exc)})"
+        ) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{file}: top level must be a mapping, got {type(data).__name__}")
+    return data
+
+
+def _validate(layer: dict[str, Any], schema: dict[str, Any], origin: str, prefix: str = "") -> None:
+    for key, value in layer.items():
+        dotted = f"{prefix}{key}"
+        if key not in schema:
+            close = difflib.get_close_matches(str(key), [str(k) for k in schema], n=1)
+            hint = f" (did you mean '{prefix}{close[0]}'?)" if close else ""
+            raise ConfigError(f"{origin}: unknown config key '{dotted}'{hint}")
+        expected = schema[key]
+        if isinstance(expected, dict):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{origin}: '{dotted}' must be a mapping, got {value!r}")
+            _validate(value, expected, origin, f"{dotted}.")
+            continue
+        types = expected if isinstance(expected, tuple) else (expected,)
+        # bool is an int in Python; a YAML `true` for an int key is still a mistake
+        if (isinstance(value, bool) and bool not in types) or not isinstance(value, types):
+            names = " or ".join("null" if t is type(None) else t.__name__ for t in types)
+            raise ConfigError(f"{origin}: '{dotted}' must be {names}, got {value!r}")
+
+
+_VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
+
+
+def _substitute(node: Any, origin: str, dotted: str = "") -> Any:
+    if isinstance(node, dict):
+        return {k: _substitute(v, origin, f"{dotted}{k}.") for k, v in node.items()}
+    if isinstance(node, list):
+        return [_substitute(v, origin, dotted) for v in node]
+    if not isinstance(node, str):
+        return node
+
+    def replace(match: re.Match[str]) -> str:
+        name, default = match.group(1), match.group(2)
+        if name in os.environ:
+            return os.environ[name]
+        if default is not None:
+            return default
+        raise ConfigError(
+            f"{origin}: '{dotted.rstrip('.')}' uses ${{{name}}} but environment variable "
+            f"{name} is not set"
+        )
+
+    return _VAR.sub(replace, node)
+
+
+def _environment_layer(environ: dict[str, str] | os._Environ[str]) -> dict[str, Any]:
+    layer: dict[str, Any] = {}
+    for name, raw in sorted(environ.items()):
+        if name in ENV_ALIASES:
+            dotted = ENV_ALIASES[name]
+            value: Any = raw
+        elif name.startswith(ENV_GENERIC_PREFIX):
+            dotted = name[len(ENV_GENERIC_PREFIX) :].lower().replace("__", ".")
+            value = yaml.safe_load(raw) if raw else raw
+        else:
+            continue
+        single: dict[str, Any] = {}
+        _set_dotted(single, dotted, value)
+        _validate(single, SCHEMA, f"environment variable {name}")
+        layer = _deep_merge(layer, single)
+    return layer
+
+
+def _set_dotted(target: dict[str, Any], dotted: str, value: Any) -> None:
+    *parents, leaf = dotted.split(".")
+    for part in parents:
+        target = target.setdefault(part, {})
+    target[leaf] = value
+
+
+def _deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = _deep_merge(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _resolve_paths(values: dict[str, Any], root: Path) -> dict[str, Any]:
+    """Relative local paths are taken from the project root, so any working directory works."""
+    paths = {}
+    for name, value in values.get("paths", {}).items():
+        paths[name] = (
+            value if "://" in value or os.path.isabs(value) else str((root / value).resolve())
+        )
+    return {**values, "paths": paths}
+
+
+# --------------------------------------------------------------------------- sources.yml
+
+SOURCE_FORMATS = {"csv", "json", "parquet", "fixed_width"}
+SOURCE_KEYS = {
+    "format", "path", "encoding", "encodings", "columns", "keys", "pii", "description",
+}  # fmt: skip
+COLUMN_KEYS = {"name", "type", "required", "width"}
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    name: str
+    type: str = "string"
+    required: bool = False
+    width: int | None = None  # fixed-width sources only
+
+
+@dataclass(frozen=True)
+class SourceSpec:
+    """One raw source as declared in ``conf/sources.yml``."""
+
+    name: str
+    format: str
+    path: str  # relative to paths.raw
+    columns: tuple[ColumnSpec, ...]
+    keys: tuple[str, ...] = ()
+    pii: tuple[str, ...] = ()
+    encoding: str = "UTF-8"
+    # file-name glob -> encoding, for sources whose files differ (a branch exporting GBK)
+    encodings: dict[str, str] = field(default_factory=dict)
+    description: str = ""
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+    @property
+    def required_columns(self) -> list[str]:
+        return [c.name for c in self.columns if c.required]
+
+
+def load_sources(cfg: Config) -> dict[str, SourceSpec]:
+    """Parse and validate the source declarations named by ``bronze.sources_file``."""
+    file = cfg.conf_dir / cfg["bronze.sources_file"]
+    if not file.is_file():
+        raise ConfigError(f"sources file {file} not found (bronze.sources_file)")
+    data = _read_yaml(file).get("sources")
+    if not isinstance(data, dict) or not data:
+        raise ConfigError(f"{file}: expected a non-empty 'sources' mapping")
+    return {name: _parse_source(name, spec, str(file)) for name, spec in data.items()}
+
+
+def _parse_source(name: str, spec: Any, origin: str) -> SourceSpec:
+    where = f"{origin}: source '{name}'"
+    if not isinstance(spec, dict):
+        raise ConfigError(f"{where} must be a mapping")
+    unknown = set(spec) - SOURCE_KEYS
+    if unknown:
+        key = sorted(unknown)[0]
+        close = difflib.get_close_matches(key, sorted(SOURCE_KEYS), n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        raise ConfigError(f"{where}: unknown key '{key}'{hint}")
+    fmt = spec.get("format")
+    if fmt not in SOURCE_FORMATS:
+        raise ConfigError(f"{where}: format must be one of {sorted(SOURCE_FORMATS)}, got {fmt!r}")
+    columns = []
+    for col in spec.get("columns") or []:
+        if isinstance(col, str):
+            col = {"name": col}
+        if not isinstance(col, dict) or "name" not in col or set(col) - COLUMN_KEYS:
+            raise ConfigError(f"{where}: bad column entry {col!r} (keys: {sorted(COLUMN_KEYS)})")
+        columns.append(
+            ColumnSpec(
+                name=col["name"],
+                type=col.get("type", "string"),
+                required=bool(col.get("required", False)),
+                width=col.get("width"),
+            )
+        )
+    if not columns:
+        raise ConfigError(f"{where}: declares no columns")
+    names = [c.name for c in columns]
+    if fmt == "fixed_width" and any(not isinstance(c.width, int) or c.width <= 0 for c in columns):
+        raise ConfigError(f"{where}: every fixed_width column needs a positive integer 'width'")
+    for listed in ("keys", "pii"):
+        missing = [c for c in spec.get(listed) or [] if c not in names]
+        if missing:
+            raise ConfigError(f"{where}: {listed} names undeclared column(s) {missing}")
+    return SourceSpec(
+        name=name,
+        format=fmt,
+        path=spec.get("path", name),
+        columns=tuple(columns),
+        keys=tuple(spec.get("keys") or ()),
+        pii=tuple(spec.get("pii") or ()),
+        encoding=spec.get("encoding", "UTF-8"),
+        encodings=dict(spec.get("encodings") or {}),
+        description=spec.get("description", ""),
+    )

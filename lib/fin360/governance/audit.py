@@ -1,0 +1,111 @@
+"""``ops.job_runs``: one row per unit of work a job did (a source batch, a table), plus one
+row per job run; with row counts, the Delta versions read and written, the code version and
+the error of a failed unit. Bronze also uses it as its ingestion log: a batch with an ``ok``
+row is not landed again."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from fin360 import code_version, lake
+from fin360.config import Config
+
+JOB_RUNS = "ops.job_runs"
+JOB_RUN_ALL = "*"  # the unit of the row that sums up a whole job run
+
+JOB_RUNS_SCHEMA = T.StructType(
+    [
+        T.StructField("run_id", T.StringType(), False),
+        T.StructField("job", T.StringType(), False),
+        T.StructField("unit", T.StringType(), False),
+        T.StructField("env", T.StringType(), False),
+        T.StructField("status", T.StringType(), False),
+        T.StructField("started_at", T.TimestampType(), False),
+        T.StructField("ended_at", T.TimestampType(), False),
+        T.StructField("input_rows", T.LongType(), True),
+        T.StructField("output_rows", T.LongType(), True),
+        T.StructField("quarantined_rows", T.LongType(), True),
+        T.StructField("inputs", T.MapType(T.StringType(), T.LongType()), True),
+        T.StructField("outputs", T.MapType(T.StringType(), T.LongType()), True),
+        T.StructField("details", T.StringType(), True),  # JSON: drift, files, dq results...
+        T.StructField("code_version", T.StringType(), False),
+        T.StructField("error", T.StringType(), True),
+    ]
+)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC).replace(tzinfo=None)
+
+
+@dataclass
+class JobRun:
+    """Records the units of one run of one job into ``ops.job_runs``."""
+
+    spark: SparkSession
+    cfg: Config
+    job: str
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
+    started_at: datetime = field(default_factory=utc_now)
+    code: str = field(default_factory=code_version)
+
+    def record(
+        self,
+        unit: str,
+        status: str,
+        *,
+        started_at: datetime,
+        input_rows: int | None = None,
+        output_rows: int | None = None,
+        quarantined_rows: int | None = None,
+        inputs: dict[str, int] | None = None,
+        outputs: dict[str, int] | None = None,
+        details: dict[str, Any] | None = None,
+        error: str | None = None,
+    ) -> None:
+        row = (
+            self.run_id,
+            self.job,
+            unit,
+            self.cfg.env,
+            status,
+            started_at,
+            utc_now(),
+            input_rows,
+            output_rows,
+            quarantined_rows,
+            inputs or {},
+            outputs or {},
+            json.dumps(details or {}, sort_keys=True, default=str),
+            self.code,
+            error,
+        )
+        df = self.spark.createDataFrame([row], JOB_RUNS_SCHEMA)
+        lake.append(df, self.cfg, JOB_RUNS)
+
+    def finish(
+        self, status: str, *, details: dict[str, Any] | None = None, error: str | None = None
+    ) -> None:
+        self.record(JOB_RUN_ALL, status, started_at=self.started_at, details=details, error=error)
+
+
+def succeeded_units(spark: SparkSession, cfg: Config, job: str) -> set[str]:
+    """Units of ``job`` that some earlier run completed."""
+    if not lake.exists(spark, cfg, JOB_RUNS):
+        return set()
+    rows = (
+        lake.read(spark, cfg, JOB_RUNS)
+        .where((F.col("job") == job) & (F.col("status") == "ok") & (F.col("unit") != JOB_RUN_ALL))
+        .select("unit")
+        .distinct()
+        .collect()
+    )
+    return {r["unit"] for r in rows}

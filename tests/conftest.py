@@ -1,0 +1,53 @@
+"""One SparkSession for the whole test run (local[2], UI off, Delta, UTC), built by the same
+factory the jobs use; every test that writes tables gets its own lakehouse folder."""
+
+from __future__ import annotations
+
+import pytest
+
+from fin360.config import Config, load_config
+
+
+def _paths(root) -> dict[str, str]:
+    return {
+        "paths.lakehouse": str(root / "lakehouse"),
+        "paths.raw": str(root / "raw"),
+        "paths.truth": str(root / "truth"),
+        "paths.checkpoints": str(root / "checkpoints"),
+    }
+
+
+@pytest.fixture(scope="session")
+def spark(tmp_path_factory):
+    from fin360.spark import build_session
+
+    cfg = load_config("test").with_overrides(_paths(tmp_path_factory.mktemp("session")))
+    session = build_session(cfg)
+    yield session
+    session.stop()
+
+
+@pytest.fixture
+def cfg(tmp_path) -> Config:
+    """Test config with a fresh, empty lakehouse and raw folder under ``tmp_path``."""
+    return load_config("test").with_overrides(_paths(tmp_path))
+
+
+@pytest.fixture(scope="session")
+def generated(tmp_path_factory):
+    """A tiny generated data set, shared read-only by the tests: (raw dir, truth dir, manifest)."""
+    from fin360.sources.generator import generate
+
+    root = tmp_path_factory.mktemp("generated")
+    gen = load_config("test")["generator"]
+    manifest = generate(
+        root / "raw",
+        root / "truth",
+        customers=gen["customers"],
+        days=gen["days"],
+        seed=gen["seed"],
+        start_date=gen["start_date"],
+        chunk_customers=gen["chunk_customers"],
+        workers=1,
+    )
+    return root / "raw", root / "truth", manifest

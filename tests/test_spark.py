@@ -1,0 +1,98 @@
+"""The session really has Delta Lake (and GraphFrames where its jar can be had)."""
+
+from __future__ import annotations
+
+import http.server
+import threading
+
+import pytest
+
+from fin360 import lake
+from fin360.config import ConfigError
+from fin360.spark import extra_packages, graphframes_enabled, package_available
+
+
+def test_session_is_utc_with_delta(spark):
+    assert spark.conf.get("spark.sql.session.timeZone") == "UTC"
+    assert "DeltaSparkSessionExtension" in spark.conf.get("spark.sql.extensions")
+
+
+def test_delta_table_written_and_time_travelled(spark, cfg):
+    lake.append(spark.createDataFrame([(1, "a")], "id int, v string"), cfg, "ops.t")
+    lake.append(spark.createDataFrame([(2, "b")], "id int, v string"), cfg, "ops.t")
+    assert lake.version(spark, cfg, "ops.t") == 1
+    assert sorted(r.id for r in lake.read(spark, cfg, "ops.t", version=0).collect()) == [1]
+    assert sorted(r.id for r in lake.read(spark, cfg, "ops.t").collect()) == [1, 2]
+
+
+def test_idempotent_append_commits_once(spark, cfg):
+    df = spark.createDataFrame([(1, "a")], "id int, v string")
+    lake.append(df, cfg, "ops.t", txn_app_id="app", txn_version=0)
+    lake.append(df, cfg, "ops.t", txn_app_id="app", txn_version=0)  # a rerun: skipped
+    assert lake.read(spark, cfg, "ops.t").count() == 1
+    assert lake.version(spark, cfg, "ops.t") == 0
+
+
+def test_table_names_resolve_to_locations(cfg):
+    assert lake.table_path(cfg, "bronze.card_transactions").endswith("/bronze/card_transactions")
+    custom = cfg.with_overrides({"tables": {"gold.customer_360": "s3a://gold/c360"}})
+    assert lake.table_path(custom, "gold.customer_360") == "s3a://gold/c360"
+    with pytest.raises(ConfigError, match="must be <layer>.<table>"):
+        lake.table_path(cfg, "platinum.x")
+
+
+def test_graphframes_connected_components(spark):
+    if not graphframes_enabled(spark):
+        pytest.skip("GraphFrames jar not resolvable on this machine (see spark.graphframes)")
+    from graphframes import GraphFrame
+
+    vertices = spark.createDataFrame([("a",), ("b",), ("c",), ("d",), ("e",)], ["id"])
+    edges = spark.createDataFrame([("a", "b"), ("b", "c"), ("d", "e")], ["src", "dst"])
+    components = GraphFrame(vertices, edges).connectedComponents()
+    sizes = sorted(r["count"] for r in components.groupBy("component").count().collect())
+    assert sizes == [2, 3]
+
+
+class _Repo(http.server.BaseHTTPRequestHandler):
+    """A Maven repository on 127.0.0.1 that holds exactly one jar."""
+
+    def do_HEAD(self):
+        found = self.path.endswith("/org/acme/thing_2.13/1.0/thing_2.13-1.0.jar")
+        self.send_response(200 if found else 404)
+        self.end_headers()
+
+    def log_message(self, *args):
+        pass
+
+
+@pytest.fixture
+def maven_repo(monkeypatch, tmp_path):
+    monkeypatch.setenv("HOME", str(tmp_path))  # empty Ivy and Maven caches
+    server = http.server.HTTPServer(("127.0.0.1", 0), _Repo)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_port}/maven2"
+    monkeypatch.setattr("fin360.spark.MAVEN_CENTRAL", url)  # no test leaves this machine
+    yield url
+    server.shutdown()
+
+
+def test_package_availability_checks_caches_then_repositories(maven_repo, tmp_path):
+    assert package_available("org.acme:thing_2.13:1.0", [maven_repo])
+    assert not package_available("org.acme:other_2.13:1.0", [maven_repo])
+    jar = tmp_path / ".ivy2.5.2" / "jars" / "org.acme_other_2.13-1.0.jar"
+    jar.parent.mkdir(parents=True)
+    jar.write_bytes(b"")
+    assert package_available("org.acme:other_2.13:1.0", [maven_repo])
+
+
+def test_graphframes_mode_decides_what_a_missing_jar_means(maven_repo, cfg):
+    gf = "io.graphframes:graphframes-spark4_2.13:0.0.1"
+    base = {"spark.packages": [gf, "org.acme:thing_2.13:1.0"]}
+    auto = cfg.with_overrides({**base, "spark.graphframes": "auto"})
+    assert extra_packages(auto) == ["org.acme:thing_2.13:1.0"]
+    off = cfg.with_overrides({**base, "spark.graphframes": False})
+    assert extra_packages(off) == ["org.acme:thing_2.13:1.0"]
+    required = cfg.with_overrides({**base, "spark.graphframes": True})
+    with pytest.raises(ConfigError, match="GraphFrames jar .* is neither in the local"):
+        extra_packages(required)
