@@ -11,11 +11,11 @@ from fin360.config import REPO_CONF_DIR
 
 
 def _one_error_line(capsys) -> str:
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1, err
-    assert "Traceback" not in err[0]
-    assert err[0].startswith("fin360: error: ")
-    return err[0]
+    err = capsys.readouterr().err
+    assert "Traceback" not in err
+    errors = [line for line in err.splitlines() if line.startswith("fin360: error: ")]
+    assert len(errors) == 1, err
+    return errors[0]
 
 
 def test_unknown_environment(capsys):

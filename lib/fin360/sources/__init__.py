@@ -1,0 +1,7 @@
+"""Synthetic multi-source bank data: a seeded, chunked generator of raw files and planted truth.
+
+`fin360.sources.generator.generate` writes the raw deliveries of ten source systems (CRM,
+core banking, cards, payments, app, complaints, credit bureau, loans, FX, products) in their
+native, deliberately dirty formats, plus the ground truth needed to evaluate entity
+resolution, fraud-ring, anomaly and default models.
+"""
