@@ -3,9 +3,14 @@ factory the jobs use; every test that writes tables gets its own lakehouse folde
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 from fin360.config import Config, load_config
+
+# the pseudonymisation secret comes from the environment; tests use a fixed one
+os.environ.setdefault("FIN360_PII_KEY", "test-only-pii-key-0123456789abcdef")
 
 
 def _paths(root) -> dict[str, str]:
@@ -51,3 +56,19 @@ def generated(tmp_path_factory):
         workers=1,
     )
     return root / "raw", root / "truth", manifest
+
+
+@pytest.fixture(scope="session")
+def silver_lake(spark, tmp_path_factory, generated):
+    """Bronze and silver built once from the generated data; tests only read it."""
+    from fin360.bronze import job as bronze
+    from fin360.silver import job as silver
+
+    raw, truth, manifest = generated
+    root = tmp_path_factory.mktemp("silver_lake")
+    cfg = load_config("test").with_overrides(
+        {**_paths(root), "paths.raw": str(raw), "paths.truth": str(truth)}
+    )
+    bronze.run(spark, cfg)
+    summary = silver.run(spark, cfg)
+    return cfg, summary, manifest

@@ -2,6 +2,8 @@
 
     fin360 [--env ENV] [--conf-dir DIR] [--set KEY=VALUE ...] generate [--customers N] ...
     fin360 [--env ENV] run bronze [--source NAME ...]
+    fin360 [--env ENV] run silver
+    fin360 [--env ENV] run all
     fin360 [--env ENV] config
 
 A user mistake (bad config, missing folder, unknown source) prints one ``fin360: error:`` line
@@ -92,6 +94,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bronze.add_argument("--source", action="append", help="only this source (repeatable)")
     bronze.set_defaults(handler=cmd_bronze)
+    silver = jobs.add_parser(
+        "silver", parents=[common], help="cleanse, check, pseudonymise and resolve into silver"
+    )
+    silver.set_defaults(handler=cmd_silver)
     everything = jobs.add_parser("all", parents=[common], help="the whole chain, layer after layer")
     everything.set_defaults(handler=cmd_all)
 
@@ -140,13 +146,22 @@ def _bronze(spark: Any, cfg: Config, args: argparse.Namespace) -> None:
     job.run(spark, cfg, sources=args.source)
 
 
-def _all(spark: Any, cfg: Config, args: argparse.Namespace) -> None:
-    from fin360.bronze import job
+def _silver(spark: Any, cfg: Config, args: argparse.Namespace) -> None:
+    from fin360.silver import job
 
     job.run(spark, cfg)
 
 
+def _all(spark: Any, cfg: Config, args: argparse.Namespace) -> None:
+    from fin360.bronze import job as bronze
+    from fin360.silver import job as silver
+
+    bronze.run(spark, cfg)
+    silver.run(spark, cfg)
+
+
 cmd_bronze = with_session(_bronze)
+cmd_silver = with_session(_silver)
 cmd_all = with_session(_all)
 
 

@@ -67,6 +67,16 @@ SCHEMA: dict[str, Any] = {
     "bronze": {
         "sources_file": str,
     },
+    "silver": {
+        "base_currency": str,
+        "default_timezone": str,  # wall-clock times without a zone are in this one
+        "dq_rules_file": str,
+        "mcc_categories": dict,  # MCC -> spend category (reference data)
+        "er": {
+            "name_similarity": float,  # min Jaro-Winkler-like ratio for the fuzzy rule
+            "address_similarity": float,
+        },
+    },
     "mlflow": {
         "tracking_uri": str,
     },
@@ -135,7 +145,7 @@ def load_config(env: str = "local", conf_dir: str | Path | None = None) -> Confi
         )
     merged: dict[str, Any] = {}
     for file in (base_file, env_file):
-        layer = _read_yaml(file)
+        layer = read_yaml(file)
         _validate(layer, SCHEMA, str(file))
         merged = _deep_merge(merged, _substitute(layer, str(file)))
     env_layer = _environment_layer(os.environ)
@@ -143,7 +153,7 @@ def load_config(env: str = "local", conf_dir: str | Path | None = None) -> Confi
     return Config(env, _resolve_paths(merged, conf_path.parent), conf_path)
 
 
-def _read_yaml(file: Path) -> dict[str, Any]:
+def read_yaml(file: Path) -> dict[str, Any]:
     try:
         data = yaml.safe_load(file.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
@@ -173,6 +183,8 @@ def _validate(layer: dict[str, Any], schema: dict[str, Any], origin: str, prefix
             _validate(value, expected, origin, f"{dotted}.")
             continue
         types = expected if isinstance(expected, tuple) else (expected,)
+        if float in types:
+            types = (*types, int)  # YAML `1` for a rate is fine
         # bool is an int in Python; a YAML `true` for an int key is still a mistake
         if (isinstance(value, bool) and bool not in types) or not isinstance(value, types):
             names = " or ".join("null" if t is type(None) else t.__name__ for t in types)
@@ -253,7 +265,7 @@ def _resolve_paths(values: dict[str, Any], root: Path) -> dict[str, Any]:
 
 SOURCE_FORMATS = {"csv", "json", "parquet", "fixed_width"}
 SOURCE_KEYS = {
-    "format", "path", "encoding", "encodings", "columns", "keys", "pii", "description",
+    "format", "path", "encoding", "encodings", "columns", "keys", "pii", "description", "timezone",
 }  # fmt: skip
 COLUMN_KEYS = {"name", "type", "required", "width"}
 
@@ -280,6 +292,7 @@ class SourceSpec:
     # file-name glob -> encoding, for sources whose files differ (a branch exporting GBK)
     encodings: dict[str, str] = field(default_factory=dict)
     description: str = ""
+    timezone: str | None = None  # of wall-clock times without a zone; else silver's default
 
     @property
     def column_names(self) -> list[str]:
@@ -295,7 +308,7 @@ def load_sources(cfg: Config) -> dict[str, SourceSpec]:
     file = cfg.conf_dir / cfg["bronze.sources_file"]
     if not file.is_file():
         raise ConfigError(f"sources file {file} not found (bronze.sources_file)")
-    data = _read_yaml(file).get("sources")
+    data = read_yaml(file).get("sources")
     if not isinstance(data, dict) or not data:
         raise ConfigError(f"{file}: expected a non-empty 'sources' mapping")
     return {name: _parse_source(name, spec, str(file)) for name, spec in data.items()}
@@ -347,4 +360,5 @@ def _parse_source(name: str, spec: Any, origin: str) -> SourceSpec:
         encoding=spec.get("encoding", "UTF-8"),
         encodings=dict(spec.get("encodings") or {}),
         description=spec.get("description", ""),
+        timezone=spec.get("timezone"),
     )

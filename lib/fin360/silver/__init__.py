@@ -1,0 +1,1 @@
+"""Silver: typed, standardised, deduplicated, checked and pseudonymised canonical tables."""

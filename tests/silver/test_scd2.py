@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from pyspark.sql import functions as F
+
+from fin360.silver.scd2 import merge_scd2
+
+SCHEMA = "customer_id string, city string, segment string, updated_at timestamp"
+
+
+def _merge(spark, path, rows):
+    df = spark.createDataFrame(rows, SCHEMA)
+    return merge_scd2(
+        spark, path, df, key="customer_id", attributes=["city", "segment"], valid_from="updated_at"
+    )
+
+
+def test_changes_close_and_open_rows_unchanged_rows_untouched(spark, tmp_path):
+    path = str(tmp_path / "customers")
+    t1, t2 = datetime(2025, 1, 1), datetime(2025, 6, 1)
+    assert _merge(spark, path, [("A", "上海", "x", t1), ("B", "北京", "y", t1)]) == {
+        "closed": 0,
+        "inserted": 2,
+    }
+    version = spark.sql(f"DESCRIBE HISTORY delta.`{path}`").count()
+
+    # the same batch again: nothing changes, nothing is committed
+    assert _merge(spark, path, [("A", "上海", "x", t1), ("B", "北京", "y", t1)]) == {
+        "closed": 0,
+        "inserted": 0,
+    }
+    assert spark.sql(f"DESCRIBE HISTORY delta.`{path}`").count() == version
+
+    # A moves, B unchanged, C new
+    got = _merge(
+        spark, path, [("A", "深圳", "x", t2), ("B", "北京", "y", t2), ("C", "广州", "z", t2)]
+    )
+    assert got == {"closed": 1, "inserted": 2}
+    rows = spark.read.format("delta").load(path).orderBy("customer_id", "valid_from")
+    assert [
+        (r.customer_id, r.city, r.valid_from, r.valid_to, r.is_current) for r in rows.collect()
+    ] == [
+        ("A", "上海", t1, t2, False),
+        ("A", "深圳", t2, None, True),
+        ("B", "北京", t1, None, True),
+        ("C", "广州", t2, None, True),
+    ]
+    assert (
+        rows.where(F.col("is_current")).groupBy("customer_id").count().where("count > 1").count()
+        == 0
+    )
