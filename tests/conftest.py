@@ -59,16 +59,22 @@ def generated(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def silver_lake(spark, tmp_path_factory, generated):
-    """Bronze and silver built once from the generated data; tests only read it."""
+def bronze_lake(spark, tmp_path_factory, generated):
+    """Bronze landed once from the generated data: (cfg, bronze summary, manifest)."""
     from fin360.bronze import job as bronze
-    from fin360.silver import job as silver
 
     raw, truth, manifest = generated
-    root = tmp_path_factory.mktemp("silver_lake")
+    root = tmp_path_factory.mktemp("lake")
     cfg = load_config("test").with_overrides(
         {**_paths(root), "paths.raw": str(raw), "paths.truth": str(truth)}
     )
-    bronze.run(spark, cfg)
-    summary = silver.run(spark, cfg)
-    return cfg, summary, manifest
+    return cfg, bronze.run(spark, cfg), manifest
+
+
+@pytest.fixture(scope="session")
+def silver_lake(spark, bronze_lake):
+    """Silver built once on ``bronze_lake``: (cfg, silver summary, manifest). Read only."""
+    from fin360.silver import job as silver
+
+    cfg, _, manifest = bronze_lake
+    return cfg, silver.run(spark, cfg), manifest

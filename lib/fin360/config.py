@@ -125,7 +125,7 @@ class Config:
 
 
 def available_envs(conf_dir: Path) -> list[str]:
-    special = {"base", "sources"}
+    special = {"base", "sources", "dq_rules"}
     return sorted(p.stem for p in conf_dir.glob("*.yml") if p.stem not in special)
 
 

@@ -20,10 +20,8 @@ def _job_runs(spark, cfg):
     return lake.read(spark, cfg, audit.JOB_RUNS).where(F.col("job") == "bronze")
 
 
-def test_every_generated_record_is_landed_or_quarantined(spark, cfg, generated):
-    raw, _, manifest = generated
-    cfg = _with_raw(cfg, raw)
-    summary = job.run(spark, cfg)
+def test_every_generated_record_is_landed_or_quarantined(spark, bronze_lake):
+    cfg, summary, manifest = bronze_lake
     assert not summary.failed and not summary.skipped
 
     runs = {

@@ -104,6 +104,7 @@ TABLES = [
         "accounts",
         ("account_id",),
         {"core_accounts": lambda ctx: t.accounts_standardised},
+        enrich=lambda ctx: t.with_product_category(ctx.table("silver.products")),
         references=("silver.products",),
     ),
     TableSpec(

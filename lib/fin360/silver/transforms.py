@@ -141,6 +141,17 @@ def accounts_standardised(df: DataFrame) -> DataFrame:
     )  # fmt: skip
 
 
+def with_product_category(products: DataFrame) -> Callable[[DataFrame], DataFrame]:
+    """``product_category`` from the product catalogue (null for an unknown product, which the
+    ``product_known`` rule rejects)."""
+
+    def transform(df: DataFrame) -> DataFrame:
+        categories = products.select("product_code", F.col("category").alias("product_category"))
+        return df.join(F.broadcast(categories), "product_code", "left")
+
+    return transform
+
+
 def products_standardised(df: DataFrame) -> DataFrame:
     return df.select(
         s.clean_text(F.col("product_code")).alias("product_code"),
