@@ -3,7 +3,8 @@
     fin360 [--env ENV] [--conf-dir DIR] [--set KEY=VALUE ...] generate [--customers N] ...
     fin360 [--env ENV] run bronze [--source NAME ...]
     fin360 [--env ENV] run silver
-    fin360 [--env ENV] run all
+    fin360 [--env ENV] run gold --as-of YYYY-MM-DD
+    fin360 [--env ENV] run all [--as-of YYYY-MM-DD]
     fin360 [--env ENV] config
 
 A user mistake (bad config, missing folder, unknown source) prints one ``fin360: error:`` line
@@ -98,8 +99,20 @@ def build_parser() -> argparse.ArgumentParser:
         "silver", parents=[common], help="cleanse, check, pseudonymise and resolve into silver"
     )
     silver.set_defaults(handler=cmd_silver)
+    gold = jobs.add_parser("gold", parents=[common], help="customer-360 features and training sets")
+    gold.add_argument("--as-of", required=True, help="feature date YYYY-MM-DD")
+    gold.set_defaults(handler=cmd_gold)
     everything = jobs.add_parser("all", parents=[common], help="the whole chain, layer after layer")
+    everything.add_argument(
+        "--as-of", help="gold feature date YYYY-MM-DD (default: the day of the latest transaction)"
+    )
     everything.set_defaults(handler=cmd_all)
+
+    doc = commands.add_parser(
+        "features-doc", parents=[common], help="write the gold feature dictionary (Markdown)"
+    )
+    doc.add_argument("--out", default="docs/feature_dictionary.md")
+    doc.set_defaults(handler=cmd_features_doc)
 
     show = commands.add_parser("config", parents=[common], help="print the merged configuration")
     show.set_defaults(handler=cmd_config)
@@ -152,16 +165,37 @@ def _silver(spark: Any, cfg: Config, args: argparse.Namespace) -> None:
     job.run(spark, cfg)
 
 
+def _gold(spark: Any, cfg: Config, args: argparse.Namespace) -> None:
+    from fin360.gold import job
+
+    job.run(spark, cfg, job.parse_as_of(args.as_of))
+
+
 def _all(spark: Any, cfg: Config, args: argparse.Namespace) -> None:
     from fin360.bronze import job as bronze
+    from fin360.gold import job as gold
     from fin360.silver import job as silver
 
+    as_of = gold.parse_as_of(args.as_of) if args.as_of else None  # a typo fails before any work
     bronze.run(spark, cfg)
     silver.run(spark, cfg)
+    gold.run(spark, cfg, as_of or gold.latest_activity_date(spark, cfg))
+
+
+def _features_doc(spark: Any, cfg: Config, args: argparse.Namespace) -> None:
+    from fin360 import lake
+    from fin360.gold import features, job
+
+    schema = lake.read(spark, cfg, job.CUSTOMER_360).schema
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(features.render_dictionary(schema), encoding="utf-8")
+    log.info("wrote %s (%d features)", args.out, len(features.all_features()))
 
 
 cmd_bronze = with_session(_bronze)
 cmd_silver = with_session(_silver)
+cmd_gold = with_session(_gold)
+cmd_features_doc = with_session(_features_doc)
 cmd_all = with_session(_all)
 
 

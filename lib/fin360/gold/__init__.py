@@ -1,0 +1,1 @@
+"""Gold: customer-360 features as of a date, training sets (graph features need GraphFrames)."""

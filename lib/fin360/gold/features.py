@@ -1,0 +1,363 @@
+"""Customer-360 features, point-in-time correct, declared once.
+
+Every feature is a :class:`Feature`: its name, an aggregate expression, a definition, its
+window and its source. The aggregation code and the feature dictionary
+(``docs/feature_dictionary.md``) both read :func:`all_features`, so they cannot drift apart.
+
+Features are computed for a *spine*: rows of (``customer_id``, ``as_of_date``). An event counts
+for a spine row only if it happened before the end of ``as_of_date`` (UTC), so the same code
+serves the daily ``gold.customer_360`` (every customer at one date) and training sets (each
+loan's customer at its application date) without leakage. Each source is aggregated in one
+``groupBy`` over the spine joined with that source's events; windows are conditional
+aggregates over that one pass. Spark built-ins only.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+SPINE = ["customer_id", "as_of_date"]
+WINDOWS = (30, 90, 365)
+CARD_CHANNELS = ("POS", "ECOM", "ATM", "CONTACTLESS")
+SPEND_CATEGORIES = (
+    "grocery", "dining", "fuel", "electronics", "transport", "travel", "cash", "luxury",
+    "gambling", "retail", "health", "education", "utilities", "entertainment", "other",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Feature:
+    name: str
+    source: str  # the part that computes it: profile, holdings, transactions, ...
+    definition: str
+    window: str  # "as of date", "30 days", ...
+    tables: str  # silver tables read
+    expr: Column | None = None  # the aggregate; None when computed after aggregation
+
+
+def _days() -> Column:
+    """Whole days between the event and the spine's as-of date (0 = that day)."""
+    return F.datediff(F.col("as_of_date"), F.to_date("event_ts"))
+
+
+def _within(days: int) -> Column:
+    return _days() < days
+
+
+def _share(condition: Column, base: Column) -> Column:
+    return F.try_divide(F.count_if(condition & base).cast("double"), F.count_if(base))
+
+
+def _debit() -> Column:
+    return F.col("direction") == "debit"
+
+
+def _transaction_features() -> list[Feature]:
+    tables = "silver.transactions, silver.accounts, silver.customer_xref"
+    out = []
+    for d in WINDOWS:
+        out += [
+            Feature(f"txn_count_{d}d", "transactions", "transactions (card and transfer, both directions)", f"{d} days", tables, F.count_if(_within(d))),
+            Feature(f"spend_{d}d", "transactions", "sum of debit amounts in base currency", f"{d} days", tables, F.sum(F.when(_within(d) & _debit(), F.col("amount_base")))),
+        ]  # fmt: skip
+    d90 = _within(90)
+    card = F.col("txn_type") == "card"
+    out += [
+        Feature("recency_days", "transactions", "days since the last transaction", "365 days", tables, F.min(_days())),
+        Feature("avg_ticket_90d", "transactions", "mean debit amount in base currency", "90 days", tables, F.avg(F.when(d90 & _debit(), F.col("amount_base")))),
+        *(
+            Feature(f"spend_{c}_90d", "transactions", f"card spend in MCC category '{c}', base currency", "90 days", tables, F.sum(F.when(d90 & card & (F.col("mcc_category") == c), F.col("amount_base"))))
+            for c in SPEND_CATEGORIES
+        ),
+        *(
+            Feature(f"channel_share_{ch.lower()}_90d", "transactions", f"share of card transactions made via {ch}", "90 days", tables, _share(F.col("channel") == ch, d90 & card))
+            for ch in CARD_CHANNELS
+        ),
+        Feature("night_share_90d", "transactions", "share of transactions between 00:00 and 06:00 local time", "90 days", tables, _share(F.col("local_hour") < 6, d90)),
+        Feature("weekend_share_90d", "transactions", "share of transactions on Saturday or Sunday, local time", "90 days", tables, _share(F.col("local_weekend"), d90)),
+        Feature("foreign_currency_share_90d", "transactions", "share of transactions not in the base currency", "90 days", tables, _share(F.col("currency") != F.col("base_currency"), d90)),
+        Feature("counterparty_count_90d", "transactions", "distinct counterparties (accounts or merchants)", "90 days", tables, F.count_distinct(F.when(d90, F.coalesce("counterparty_account", "merchant_id")))),
+        Feature("inflow_outflow_ratio_90d", "transactions", "credits / debits, base currency", "90 days", tables, F.try_divide(F.sum(F.when(d90 & ~_debit(), F.col("amount_base"))), F.sum(F.when(d90 & _debit(), F.col("amount_base")))).cast("double")),
+        Feature("velocity_max_per_hour_90d", "transactions", "most transactions in one clock hour", "90 days", tables),
+        Feature("salary_like_inflow_months", "transactions", "months with a credit from the payer that pays most regularly (same payer in 3+ months, amounts within 15% of their mean)", "365 days", tables),
+    ]  # fmt: skip
+    return out
+
+
+def _profile_features() -> list[Feature]:
+    t = "silver.customers"
+    return [
+        Feature("gender", "profile", "gender (M/F) as recorded in the CRM", "as of date", t),
+        Feature("age_band", "profile", "age in years at the as-of date, banded", "as of date", t),
+        Feature("tenure_months", "profile", "months since the customer's first CRM record", "as of date", t),
+        Feature("region", "profile", "province (city when the province is missing)", "as of date", t),
+        Feature("occupation_band", "profile", "occupation as recorded", "as of date", t),
+        Feature("income_band", "profile", "declared annual income, banded (CNY)", "as of date", t),
+        Feature("marketing_consent", "profile", "consent to marketing", "as of date", t),
+        Feature("data_sharing_consent", "profile", "consent to data sharing", "as of date", t),
+    ]  # fmt: skip
+
+
+def _holding_features() -> list[Feature]:
+    t = "silver.accounts, silver.fx_rates"
+    open_ = F.col("status") != "closed"
+    out = [
+        Feature("product_count", "holdings", "distinct product categories held in open accounts", "as of date", t, F.count_distinct(F.when(open_, F.col("product_category")))),
+        Feature("credit_utilisation", "holdings", "credit card balance / credit limit", "as of date", t, F.try_divide(F.sum(F.when(open_ & (F.col("product_category") == "credit_card"), F.abs("balance_base"))), F.sum(F.when(open_ & (F.col("product_category") == "credit_card"), F.col("limit_base")))).cast("double")),
+    ]  # fmt: skip
+    for c in ("savings", "current", "credit_card", "loan", "wealth"):
+        out.append(Feature(f"balance_{c}", "holdings", f"balance of open {c} accounts in base currency (latest account snapshot)", "as of date", t, F.sum(F.when(open_ & (F.col("product_category") == c), F.col("balance_base")))))  # fmt: skip
+    return out
+
+
+def _digital_features() -> list[Feature]:
+    t = "silver.app_events"
+    login = F.col("event_type") == "login"
+    return [
+        *(Feature(f"logins_{d}d", "digital", "app and web logins", f"{d} days", t, F.count_if(_within(d) & login)) for d in (30, 90)),
+        Feature("product_views_90d", "digital", "product pages viewed", "90 days", t, F.count_if(_within(90) & (F.col("event_type") == "view_product"))),
+        Feature("applications_90d", "digital", "product applications started", "90 days", t, F.count_if(_within(90) & (F.col("event_type") == "apply_product"))),
+        Feature("devices_90d", "digital", "distinct devices used", "90 days", t, F.count_distinct(F.when(_within(90), F.col("device_id")))),
+        Feature("days_since_last_login", "digital", "days since the last login", "365 days", t, F.min(F.when(login, _days()))),
+    ]  # fmt: skip
+
+
+def _service_features() -> list[Feature]:
+    t = "silver.complaints"
+    return [
+        Feature("complaints_365d", "service", "complaints and feedback filed", "365 days", t, F.count(F.lit(1))),
+        Feature("complaint_sentiment_365d", "service", "mean lexicon sentiment of their texts (-1..1)", "365 days", t, F.avg("sentiment")),
+        Feature("top_complaint_topic_365d", "service", "most frequent topic", "365 days", t, F.mode("topic")),
+    ]  # fmt: skip
+
+
+def _credit_features() -> list[Feature]:
+    return [
+        Feature("bureau_score", "credit", "score of the latest bureau report on or before the date", "latest report", "silver.bureau", F.max_by("bureau_score", "report_date")),
+        Feature("bureau_delinquencies_24m", "credit", "delinquencies in the latest bureau report", "latest report", "silver.bureau", F.max_by("delinquencies_24m", "report_date")),
+        Feature("bureau_inquiries_6m", "credit", "credit inquiries in the latest bureau report", "latest report", "silver.bureau", F.max_by("inquiries_6m", "report_date")),
+        Feature("loan_count", "loans", "loans applied for on or before the date", "as of date", "silver.loans", F.count(F.lit(1))),
+        Feature("loan_principal", "loans", "total principal of those loans", "as of date", "silver.loans", F.sum("principal")),
+        Feature("max_days_past_due", "loans", "worst days past due in loan snapshots taken on or before the date", "as of date", "silver.loans", F.max(F.when(F.col("as_of_snapshot") <= F.col("as_of_date"), F.col("max_dpd_12m")))),
+    ]  # fmt: skip
+
+
+@functools.cache
+def all_features() -> tuple[Feature, ...]:
+    """Every feature, in dictionary order (built on first use: Columns need a SparkContext)."""
+    return (
+        *_profile_features(),
+        *_holding_features(),
+        *_transaction_features(),
+        *_digital_features(),
+        *_service_features(),
+        *_credit_features(),
+    )
+
+
+def feature_names() -> list[str]:
+    return [f.name for f in all_features()]
+
+
+def aggregates(source: str) -> list[Column]:
+    return [
+        f.expr.alias(f.name) for f in all_features() if f.source == source and f.expr is not None
+    ]
+
+
+# --------------------------------------------------------------------------- per-source parts
+
+
+def _events_before(
+    spine: DataFrame, events: DataFrame, ts: str, lookback_days: int | None
+) -> DataFrame:
+    """Spine rows joined with their customer's events strictly before the end of as_of_date."""
+    joined = spine.join(events, "customer_id")
+    visible = F.to_date(F.col(ts)) <= F.col("as_of_date")
+    if lookback_days is not None:
+        visible = visible & (F.datediff(F.col("as_of_date"), F.to_date(F.col(ts))) < lookback_days)
+    return joined.where(visible)
+
+
+def transaction_part(
+    spine: DataFrame, txns: DataFrame, timezone: str, base_currency: str
+) -> DataFrame:
+    """``txns``: silver.transactions with ``customer_id``. One pass for the windowed aggregates,
+    plus the per-hour velocity and the per-payer regularity, which aggregate twice."""
+    local = F.from_utc_timestamp("event_ts", timezone)
+    events = _events_before(spine, txns, "event_ts", 365).select(
+        *SPINE,
+        "event_ts",
+        "txn_type",
+        "direction",
+        "amount_base",
+        "currency",
+        "mcc_category",
+        "channel",
+        "counterparty_account",
+        "merchant_id",
+        F.hour(local).alias("local_hour"),
+        F.dayofweek(local).isin(1, 7).alias("local_weekend"),
+        F.lit(base_currency).alias("base_currency"),
+    )
+    main = events.groupBy(*SPINE).agg(*aggregates("transactions"))
+    velocity = (
+        events.where(_within(90))
+        .groupBy(*SPINE, F.date_trunc("hour", "event_ts"))
+        .count()
+        .groupBy(*SPINE)
+        .agg(F.max("count").alias("velocity_max_per_hour_90d"))
+    )
+    monthly = (
+        events.where(F.col("direction") == "credit")
+        .groupBy(*SPINE, "counterparty_account")
+        .agg(
+            F.count_distinct(F.date_trunc("month", "event_ts")).alias("months"),
+            F.try_divide(F.stddev_pop("amount_base"), F.avg("amount_base")).alias("cv"),
+        )
+        .where((F.col("months") >= 3) & (F.col("cv") <= 0.15))
+        .groupBy(*SPINE)
+        .agg(F.max("months").alias("salary_like_inflow_months"))
+    )
+    return main.join(velocity, SPINE, "left").join(monthly, SPINE, "left")
+
+
+def profile_part(spine: DataFrame, customers: DataFrame) -> DataFrame:
+    """The customer's SCD2 version valid at the date (the first version when the CRM history
+    starts later); customers whose first record is after the date are not in the spine."""
+    versions = spine.join(customers, "customer_id").withColumn(
+        "_valid", F.to_date("valid_from") <= F.col("as_of_date")
+    )
+    pick = F.row_number().over(
+        Window.partitionBy(*SPINE).orderBy(
+            F.col("_valid").desc(),
+            F.when(F.col("_valid"), F.col("valid_from")).desc_nulls_last(),
+            "valid_from",
+        )
+    )
+    age = F.year("as_of_date") - F.col("birth_year")
+    income = F.col("annual_income")
+    return (
+        versions.withColumn("_pick", pick)
+        .where("_pick = 1")
+        .select(
+            *SPINE,
+            "gender",
+            F.when(age < 25, "<25").when(age < 35, "25-34").when(age < 45, "35-44").when(age < 55, "45-54")
+            .when(age < 65, "55-64").when(age.isNotNull(), "65+").alias("age_band"),
+            F.floor(F.months_between("as_of_date", "customer_since")).cast("int").alias("tenure_months"),
+            F.coalesce("province", "city").alias("region"),
+            F.col("occupation").alias("occupation_band"),
+            F.when(income < 50_000, "<50k").when(income < 100_000, "50-100k").when(income < 200_000, "100-200k")
+            .when(income < 500_000, "200-500k").when(income.isNotNull(), "500k+").alias("income_band"),
+            "marketing_consent",
+            "data_sharing_consent",
+        )
+    )  # fmt: skip
+
+
+def holdings_part(
+    spine: DataFrame, accounts: DataFrame, fx_rates: DataFrame, base_currency: str
+) -> DataFrame:
+    """Open accounts at the date, balances converted at the latest rate on or before it."""
+    held = spine.join(accounts, "customer_id").where(F.col("open_date") <= F.col("as_of_date"))
+    rates = fx_rates.select(F.col("currency"), "rate_date", "rate_to_cny")
+    latest = (
+        held.select(*SPINE, "currency").distinct()
+        .join(rates, "currency", "left")
+        .where(F.col("rate_date").isNull() | (F.col("rate_date") <= F.col("as_of_date")))
+        .groupBy(*SPINE, "currency")
+        .agg(F.max_by("rate_to_cny", "rate_date").alias("rate"))
+    )  # fmt: skip
+    rate = F.when(F.col("currency") == base_currency, F.lit(1)).otherwise(F.col("rate"))
+    priced = held.join(latest, [*SPINE, "currency"], "left").select(
+        *SPINE,
+        "status",
+        "product_category",
+        (F.col("balance") * rate).cast("decimal(18,2)").alias("balance_base"),
+        (F.col("credit_limit") * rate).cast("decimal(18,2)").alias("limit_base"),
+    )
+    return priced.groupBy(*SPINE).agg(*aggregates("holdings"))
+
+
+def digital_part(spine: DataFrame, app_events: DataFrame) -> DataFrame:
+    return (
+        _events_before(spine, app_events, "event_ts", 365)
+        .groupBy(*SPINE)
+        .agg(*aggregates("digital"))
+    )
+
+
+def service_part(spine: DataFrame, complaints: DataFrame) -> DataFrame:
+    events = _events_before(
+        spine, complaints.withColumnRenamed("created_at", "event_ts"), "event_ts", 365
+    )
+    return events.groupBy(*SPINE).agg(*aggregates("service"))
+
+
+def credit_part(spine: DataFrame, bureau: DataFrame, loans: DataFrame) -> DataFrame:
+    reports = spine.join(bureau, "customer_id").where(F.col("report_date") <= F.col("as_of_date"))
+    applied = spine.join(
+        loans.withColumnRenamed("as_of_date", "as_of_snapshot"), "customer_id"
+    ).where(F.col("application_date") <= F.col("as_of_date"))
+    return (
+        reports.groupBy(*SPINE)
+        .agg(*aggregates("credit"))
+        .join(applied.groupBy(*SPINE).agg(*aggregates("loans")), SPINE, "full")
+    )
+
+
+@dataclass(frozen=True)
+class Sources:
+    """The silver inputs, each already keyed by ``customer_id``."""
+
+    customers: DataFrame
+    accounts: DataFrame
+    transactions: DataFrame
+    app_events: DataFrame
+    complaints: DataFrame
+    bureau: DataFrame
+    loans: DataFrame
+    fx_rates: DataFrame
+
+
+def customer_features(
+    spine: DataFrame, sources: Sources, *, timezone: str, base_currency: str
+) -> DataFrame:
+    """Every feature of :func:`all_features` for each spine row, in dictionary order."""
+    parts: list[Callable[[], DataFrame]] = [
+        lambda: holdings_part(spine, sources.accounts, sources.fx_rates, base_currency),
+        lambda: transaction_part(spine, sources.transactions, timezone, base_currency),
+        lambda: digital_part(spine, sources.app_events),
+        lambda: service_part(spine, sources.complaints),
+        lambda: credit_part(spine, sources.bureau, sources.loans),
+    ]
+    out = profile_part(spine, sources.customers)
+    for part in parts:
+        out = out.join(part(), SPINE, "left")
+    return out.select(*SPINE, *feature_names())
+
+
+def render_dictionary(schema: T.StructType) -> str:
+    """The feature dictionary (Markdown) from :func:`all_features` and the built table's schema."""
+    types = {f.name: f.dataType.simpleString() for f in schema.fields}
+    lines = [
+        "# gold.customer_360 feature dictionary",
+        "",
+        "Generated from `fin360.gold.features.all_features()` by `fin360 features-doc`; do not edit.",
+        "One row per `customer_id` and `as_of_date`; only events on or before `as_of_date` count.",
+        "",
+        "| feature | type | part | definition | window | source tables |",
+        "|---|---|---|---|---|---|",
+    ]
+    for f in all_features():
+        lines.append(
+            f"| `{f.name}` | {types[f.name]} | {f.source} | {f.definition} | {f.window} | {f.tables} |"
+        )
+    return "\n".join(lines) + "\n"
