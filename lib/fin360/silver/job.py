@@ -91,10 +91,6 @@ class TableSpec:
     references: tuple[str, ...] = ()
 
 
-def _tz(source: str) -> Callable[[Context], str]:
-    return lambda ctx: ctx.timezones[source]
-
-
 TABLES = [
     TableSpec("products", ("product_code",), {"products": lambda ctx: t.products_standardised}),
     TableSpec(
