@@ -19,7 +19,7 @@ from typing import Any
 
 from delta.tables import DeltaTable
 from pyspark import StorageLevel
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -227,51 +227,63 @@ def _check_and_write(
     references: dict[str, DataFrame],
     pending: dict[str, list[str]],
 ) -> dict[str, int]:
-    """DQ rules, results, blocking check, then MERGE of the accepted rows and append of the
-    quarantined ones; returns accepted/quarantined counts and fills ``ctx.summary``."""
-    table, quarantine = f"silver.{name}", _quarantine_table(name)
+    """DQ rules, then MERGE of the accepted rows; see :func:`_judge` for the rest."""
+    table = f"silver.{name}"
     rules = ctx.rules.get(name, [])
     checked = quality.with_rule_failures(flagged, rules, references).persist(
         StorageLevel.MEMORY_AND_DISK
     )
     try:
-        duplicate_rule = quality.Rule(t.DUPLICATE_RULE, "unique", tuple(keys))
-        results = quality.rule_results(
-            checked,
-            [*rules, duplicate_rule],
-            now=utc_now(),
-            previous_rows=_previous_rows(ctx, table),
-        )
-        _write_dq_results(ctx, table, pending, results)
-        breaches = quality.blocking_breaches(results)
-        if breaches:
-            b = breaches[0]
-            raise Fin360Error(
-                f"blocking data-quality rule '{b['rule']}' failed on {table}: "
-                f"{b['rows_failed']} of {b['rows_checked']} rows ({b['failure_rate']:.2%}) "
-                f"> threshold {b['threshold']:.2%}"
-            )
-        ok = F.size("_dq_failures") == 0
-        accepted = checked.where(ok).select(*columns, "_batch_id", "_record_hash")
-        _merge_insert(ctx, table, accepted, keys)
-        rejected = checked.where(~ok).select(
-            F.col("_source").alias("source"),
-            "_batch_id",
-            "_record_hash",
-            F.to_json(F.struct(*columns)).alias("record"),
-            F.col("_dq_failures").alias("rules"),
-            F.lit(utc_now()).alias("quarantined_at"),
-        )
-        lake.append(
-            rejected, ctx.cfg, quarantine, txn_app_id=f"fin360.{quarantine}.{_units(pending)}"
-        )
-        per_batch = (
-            checked.groupBy("_source", "_batch_id")
-            .agg(F.count(F.lit(1)).alias("rows"), F.count_if(ok).alias("accepted"))
-            .collect()
-        )
+        counts = _judge(
+            ctx, name, checked, [*rules, quality.Rule(t.DUPLICATE_RULE, "unique", keys)],
+            pending, record=F.to_json(F.struct(*columns)),
+        )  # fmt: skip
+        accepted = checked.where(F.size("_dq_failures") == 0)
+        _merge_insert(ctx, table, accepted.select(*columns, "_batch_id", "_record_hash"), keys)
     finally:
         checked.unpersist()
+    return counts
+
+
+def _judge(
+    ctx: Context,
+    name: str,
+    checked: DataFrame,
+    rules: list[quality.Rule],
+    pending: dict[str, list[str]],
+    record: Column,
+) -> dict[str, int]:
+    """Record every rule's result in ``ops.dq_results``, stop on a blocking breach, append the
+    failing rows (``record`` is what is kept of each) to the table's quarantine, and count
+    accepted and quarantined rows per source batch into ``ctx.summary``."""
+    table, quarantine = f"silver.{name}", _quarantine_table(name)
+    results = quality.rule_results(
+        checked, rules, now=utc_now(), previous_rows=_previous_rows(ctx, table)
+    )
+    _write_dq_results(ctx, table, pending, results)
+    breaches = quality.blocking_breaches(results)
+    if breaches:
+        b = breaches[0]
+        raise Fin360Error(
+            f"blocking data-quality rule '{b['rule']}' failed on {table}: "
+            f"{b['rows_failed']} of {b['rows_checked']} rows ({b['failure_rate']:.2%}) "
+            f"> threshold {b['threshold']:.2%}"
+        )
+    ok = F.size("_dq_failures") == 0
+    rejected = checked.where(~ok).select(
+        F.col("_source").alias("source"),
+        "_batch_id",
+        "_record_hash",
+        record.alias("record"),
+        F.col("_dq_failures").alias("rules"),
+        F.lit(utc_now()).alias("quarantined_at"),
+    )
+    lake.append(rejected, ctx.cfg, quarantine, txn_app_id=f"fin360.{quarantine}.{_units(pending)}")
+    per_batch = (
+        checked.groupBy("_source", "_batch_id")
+        .agg(F.count(F.lit(1)).alias("rows"), F.count_if(ok).alias("accepted"))
+        .collect()
+    )
     for row in per_batch:
         ctx.summary[f"{name}/{row['_source']}/{row['_batch_id']}"] = {
             "input_rows": row["rows"],
@@ -384,12 +396,13 @@ def load_customers(ctx: Context) -> None:
         )
         try:
             new_rows = checked.where(F.col("_batch_id").isin(pending["crm_customers"]))
-            columns = [
-                c
-                for c in crm.columns
-                if c not in ("_source", "_batch_id", "_record_hash", "_dq_failures")
+            rules = [
+                *ctx.rules.get(name, []),
+                quality.Rule(t.DUPLICATE_RULE, "unique", ("_record_hash",)),
             ]
-            counts = _write_customer_checks(ctx, name, new_rows, columns, pending)
+            # the quarantined record keeps no clear PII: only its source id
+            record = F.to_json(F.struct("customer_src_id"))
+            counts = _judge(ctx, name, new_rows, rules, pending, record)
             records = entity.latest_records(checked.where(F.size("_dq_failures") == 0))
             thresholds = entity.MatchThresholds(**ctx.cfg["silver.er"])
             resolved = entity.resolve(ctx.spark, records, thresholds).persist()
@@ -408,45 +421,6 @@ def load_customers(ctx: Context) -> None:
             checked.unpersist()
         out.update(**counts, **changes)
     _record_units(ctx, name, pending, started)
-
-
-def _write_customer_checks(
-    ctx: Context, name: str, new_rows: DataFrame, columns: list[str], pending: dict[str, list[str]]
-) -> dict[str, int]:
-    """DQ results, blocking check and quarantine for the new CRM batches. The quarantined
-    record keeps no clear PII: only its source id, batch, hash and failed rules."""
-    rules = [*ctx.rules.get(name, []), quality.Rule(t.DUPLICATE_RULE, "unique", ("_record_hash",))]
-    results = quality.rule_results(new_rows, rules, now=utc_now(), previous_rows=None)
-    _write_dq_results(ctx, f"silver.{name}", pending, results)
-    breaches = quality.blocking_breaches(results)
-    if breaches:
-        raise Fin360Error(
-            f"blocking data-quality rule '{breaches[0]['rule']}' failed on silver.{name}"
-        )
-    ok = F.size("_dq_failures") == 0
-    rejected = new_rows.where(~ok).select(
-        F.col("_source").alias("source"),
-        "_batch_id",
-        "_record_hash",
-        F.to_json(F.struct("customer_src_id")).alias("record"),
-        F.col("_dq_failures").alias("rules"),
-        F.lit(utc_now()).alias("quarantined_at"),
-    )
-    quarantine = _quarantine_table(name)
-    lake.append(rejected, ctx.cfg, quarantine, txn_app_id=f"fin360.{quarantine}.{_units(pending)}")
-    per_batch = (
-        new_rows.groupBy("_batch_id")
-        .agg(F.count(F.lit(1)).alias("rows"), F.count_if(ok).alias("accepted"))
-        .collect()
-    )
-    for row in per_batch:
-        ctx.summary[f"{name}/crm_customers/{row['_batch_id']}"] = {
-            "input_rows": row["rows"],
-            "accepted": row["accepted"],
-            "quarantined": row["rows"] - row["accepted"],
-        }
-    accepted = sum(r["accepted"] for r in per_batch)
-    return {"accepted": accepted, "quarantined": sum(r["rows"] for r in per_batch) - accepted}
 
 
 def _write_xref(ctx: Context, resolved: DataFrame) -> None:
