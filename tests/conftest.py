@@ -19,6 +19,8 @@ def _paths(root) -> dict[str, str]:
         "paths.raw": str(root / "raw"),
         "paths.truth": str(root / "truth"),
         "paths.checkpoints": str(root / "checkpoints"),
+        "paths.mlflow_artifacts": str(root / "mlartifacts"),
+        "mlflow.tracking_uri": f"sqlite:///{root / 'mlflow.db'}",
     }
 
 

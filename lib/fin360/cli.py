@@ -5,6 +5,7 @@
     fin360 [--env ENV] run silver
     fin360 [--env ENV] run gold --as-of YYYY-MM-DD
     fin360 [--env ENV] run all [--as-of YYYY-MM-DD]
+    fin360 [--env ENV] train risk | promote risk
     fin360 [--env ENV] config
 
 A user mistake (bad config, missing folder, unknown source) prints one ``fin360: error:`` line
@@ -108,6 +109,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     everything.set_defaults(handler=cmd_all)
 
+    train = commands.add_parser("train", parents=[common], help="train a model family in MLflow")
+    train.add_argument("family", choices=["risk"])
+    train.set_defaults(handler=cmd_train)
+    promote = commands.add_parser(
+        "promote", parents=[common], help="make the challenger champion if it is better"
+    )
+    promote.add_argument("family", choices=["risk"])
+    promote.set_defaults(handler=cmd_promote)
+
     doc = commands.add_parser(
         "features-doc", parents=[common], help="write the gold feature dictionary (Markdown)"
     )
@@ -192,6 +202,20 @@ def _features_doc(spark: Any, cfg: Config, args: argparse.Namespace) -> None:
     log.info("wrote %s (%d features)", args.out, len(features.all_features()))
 
 
+def _train(spark: Any, cfg: Config, args: argparse.Namespace) -> None:
+    from fin360.ml import risk
+
+    risk.train(spark, cfg)
+
+
+def _promote(spark: Any, cfg: Config, args: argparse.Namespace) -> None:
+    from fin360.ml import risk
+
+    risk.promote(spark, cfg)
+
+
+cmd_train = with_session(_train)
+cmd_promote = with_session(_promote)
 cmd_bronze = with_session(_bronze)
 cmd_silver = with_session(_silver)
 cmd_gold = with_session(_gold)

@@ -45,6 +45,7 @@ SCHEMA: dict[str, Any] = {
         "raw": str,
         "truth": str,
         "checkpoints": str,
+        "mlflow_artifacts": str,  # artifact root of the embedded MLflow store
     },
     "tables": dict,  # optional per-table location overrides: {"gold.customer_360": "s3a://..."}
     "spark": {
@@ -78,7 +79,14 @@ SCHEMA: dict[str, Any] = {
         },
     },
     "mlflow": {
-        "tracking_uri": str,
+        "tracking_uri": str,  # sqlite:///relative/path.db is taken from the project root
+        "experiment_prefix": str,
+    },
+    "risk": {
+        "approval_pd_cutoff": float,  # approve when the predicted default probability is below
+        "max_fairness_gap": float,  # promotion bound on approval-rate and TPR gaps
+        "test_fraction": float,
+        "validation_fraction": float,
     },
 }
 
@@ -258,7 +266,12 @@ def _resolve_paths(values: dict[str, Any], root: Path) -> dict[str, Any]:
         paths[name] = (
             value if "://" in value or os.path.isabs(value) else str((root / value).resolve())
         )
-    return {**values, "paths": paths}
+    out = {**values, "paths": paths}
+    uri = values.get("mlflow", {}).get("tracking_uri", "")
+    if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
+        db = (root / uri[len("sqlite:///") :]).resolve()
+        out["mlflow"] = {**values["mlflow"], "tracking_uri": f"sqlite:///{db}"}
+    return out
 
 
 # --------------------------------------------------------------------------- sources.yml

@@ -1,0 +1,1 @@
+"""Models: MLlib pipelines tracked, registered and promoted in MLflow."""
