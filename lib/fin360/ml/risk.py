@@ -232,57 +232,68 @@ def train(spark: SparkSession, cfg: Config, data: DataFrame | None = None) -> di
     inputs = [TRAINING_TABLE] if data is None else []
     data = data if data is not None else load_training(spark, cfg)
     split = time_split(data, cfg["risk.validation_fraction"], cfg["risk.test_fraction"])
-    train_df = with_class_weight(split.train).cache()
-    present = train_df.agg(*(F.count(c).alias(c) for c in numeric_columns(data))).first().asDict()
-    numeric = [c for c, n in present.items() if n > 0]  # a feature never observed cannot be imputed
-    if train_df.agg(F.countDistinct(LABEL)).first()[0] < 2:
+    observed = (
+        split.train.agg(
+            F.countDistinct(LABEL).alias("_classes"),
+            *(F.count(c).alias(c) for c in numeric_columns(data)),
+        )
+        .first()
+        .asDict()
+    )
+    if observed.pop("_classes") < 2:
         raise Fin360Error("the training part has a single class: not enough mature loans to train")
-    evaluator = BinaryClassificationEvaluator(labelCol=LABEL, metricName="areaUnderPR")
-    with mlflow.start_run(experiment_id=tracking.experiment_id(cfg, FAMILY)) as run:
-        tracking.log_lineage(spark, cfg, inputs, data.count())
-        best_name, best_model, best_score = None, None, -1.0
-        for name, (estimator, grid) in candidates(numeric).items():
-            cv = CrossValidator(
-                estimator=estimator,
-                estimatorParamMaps=grid,
-                evaluator=evaluator,
-                numFolds=3,
-                seed=SEED,
+    numeric = [c for c, n in observed.items() if n > 0]  # a feature never observed cannot be imputed
+    train_df = with_class_weight(split.train).cache()
+    try:
+        evaluator = BinaryClassificationEvaluator(labelCol=LABEL, metricName="areaUnderPR")
+        with mlflow.start_run(experiment_id=tracking.experiment_id(cfg, FAMILY)) as run:
+            tracking.log_lineage(spark, cfg, inputs, data.count())
+            best_name, best_model, best_score = None, None, -1.0
+            for name, (estimator, grid) in candidates(numeric).items():
+                cv = CrossValidator(
+                    estimator=estimator,
+                    estimatorParamMaps=grid,
+                    evaluator=evaluator,
+                    numFolds=3,
+                    seed=SEED,
+                )
+                model = cv.fit(train_df).bestModel
+                score = evaluator.evaluate(model.transform(split.validation))
+                mlflow.log_metric(f"validation_auc_pr_{name}", score)
+                log.info("risk candidate=%s validation_auc_pr=%.4f", name, score)
+                if score > best_score:
+                    best_name, best_model, best_score = name, model, score
+            metrics, local = evaluate(scored(best_model, split.test), cfg)
+            mlflow.log_params(
+                {"model_type": best_name, "features": len(numeric) + len(CATEGORICAL)}
             )
-            model = cv.fit(train_df).bestModel
-            score = evaluator.evaluate(model.transform(split.validation))
-            mlflow.log_metric(f"validation_auc_pr_{name}", score)
-            log.info("risk candidate=%s validation_auc_pr=%.4f", name, score)
-            if score > best_score:
-                best_name, best_model, best_score = name, model, score
-        metrics, local = evaluate(scored(best_model, split.test), cfg)
-        mlflow.log_params({"model_type": best_name, "features": len(numeric) + len(CATEGORICAL)})
-        mlflow.log_param(
-            "features.unobserved", ",".join(sorted(set(present) - set(numeric)))[:6000]
-        )
-        mlflow.log_params(
-            {
-                f"best.{p.name}": v
-                for p, v in best_model.stages[-1].extractParamMap().items()
-                if p.name in ("regParam", "elasticNetParam", "maxDepth", "maxIter")
-            }
-        )
-        mlflow.log_metrics({f"test_{k}": v for k, v in metrics.items()})
-        for file, figure in _plots(local).items():
-            mlflow.log_figure(figure, file)
-            plt.close(figure)
-        # the model's inputs, typed as scoring will send them (all-null columns stay typed)
-        rows = split.test.select(*numeric, *CATEGORICAL).limit(5)
-        example = rows.toPandas().astype({c: "float64" for c in numeric})
-        example[CATEGORICAL] = example[CATEGORICAL].fillna("unknown")
-        signature = infer_signature(example, scored(best_model, rows).select("pd").toPandas())
-        info = mlflow.spark.log_model(
-            best_model, artifact_path="model", signature=signature, input_example=example
-        )
-        version = tracking.register_challenger(
-            client, tracking.model_name(cfg, FAMILY), info.model_uri
-        )
-    train_df.unpersist()
+            mlflow.log_param(
+                "features.unobserved", ",".join(sorted(set(observed) - set(numeric)))[:6000]
+            )
+            mlflow.log_params(
+                {
+                    f"best.{p.name}": v
+                    for p, v in best_model.stages[-1].extractParamMap().items()
+                    if p.name in ("regParam", "elasticNetParam", "maxDepth", "maxIter")
+                }
+            )
+            mlflow.log_metrics({f"test_{k}": v for k, v in metrics.items()})
+            for file, figure in _plots(local).items():
+                mlflow.log_figure(figure, file)
+                plt.close(figure)
+            # the model's inputs, typed as scoring will send them (all-null columns stay typed)
+            rows = split.test.select(*numeric, *CATEGORICAL).limit(5)
+            example = rows.toPandas().astype({c: "float64" for c in numeric})
+            example[CATEGORICAL] = example[CATEGORICAL].fillna("unknown")
+            signature = infer_signature(example, scored(best_model, rows).select("pd").toPandas())
+            info = mlflow.spark.log_model(
+                best_model, artifact_path="model", signature=signature, input_example=example
+            )
+            version = tracking.register_challenger(
+                client, tracking.model_name(cfg, FAMILY), info.model_uri
+            )
+    finally:
+        train_df.unpersist()
     log.info(
         "risk run=%s model=%s version=%s test_auc_roc=%.4f test_ks=%.4f",
         run.info.run_id,
