@@ -242,7 +242,9 @@ def train(spark: SparkSession, cfg: Config, data: DataFrame | None = None) -> di
     )
     if observed.pop("_classes") < 2:
         raise Fin360Error("the training part has a single class: not enough mature loans to train")
-    numeric = [c for c, n in observed.items() if n > 0]  # a feature never observed cannot be imputed
+    numeric = [
+        c for c, n in observed.items() if n > 0
+    ]  # a feature never observed cannot be imputed
     train_df = with_class_weight(split.train).cache()
     try:
         evaluator = BinaryClassificationEvaluator(labelCol=LABEL, metricName="areaUnderPR")

@@ -175,31 +175,6 @@ def fx_rates_standardised(df: DataFrame) -> DataFrame:
 
 # --------------------------------------------------------------------------- transactions
 
-TRANSACTION_COLUMNS = [
-    "txn_id",
-    "txn_type",
-    "account_id",
-    "customer_src_id",
-    "direction",
-    "event_ts",
-    "amount",
-    "currency",
-    "counterparty_account",
-    "counterparty_name",
-    "counterparty_bank",
-    "merchant_id",
-    "merchant_name",
-    "mcc",
-    "channel",
-    "device_id",
-    "country",
-    "city",
-    "lat",
-    "lon",
-    "wallet_provider",
-    "purpose",
-]
-
 
 def card_transactions_standardised(timezone: str) -> Callable[[DataFrame], DataFrame]:
     def transform(df: DataFrame) -> DataFrame:
