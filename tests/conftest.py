@@ -80,3 +80,15 @@ def silver_lake(spark, bronze_lake):
 
     cfg, _, manifest = bronze_lake
     return cfg, silver.run(spark, cfg), manifest
+
+
+@pytest.fixture(scope="session")
+def gold_lake(spark, silver_lake):
+    """Gold built once on ``silver_lake`` at the generated data's last day: (cfg, as_of, summary)."""
+    from datetime import date
+
+    from fin360.gold import job
+
+    cfg, _, manifest = silver_lake
+    as_of = date.fromisoformat(manifest["end_date"])
+    return cfg, as_of, job.run(spark, cfg, as_of)

@@ -4,8 +4,11 @@
     fin360 [--env ENV] run bronze [--source NAME ...]
     fin360 [--env ENV] run silver
     fin360 [--env ENV] run gold --as-of YYYY-MM-DD
+    fin360 [--env ENV] run train
+    fin360 [--env ENV] run score --as-of YYYY-MM-DD
     fin360 [--env ENV] run all [--as-of YYYY-MM-DD]
-    fin360 [--env ENV] train risk | promote risk
+    fin360 [--env ENV] train segmentation|risk|anomaly | promote segmentation|risk|anomaly
+    fin360 [--env ENV] mlflow-ui [--port 5000]
     fin360 [--env ENV] config
 
 A user mistake (bad config, missing folder, unknown source) prints one ``fin360: error:`` line
@@ -31,6 +34,8 @@ from fin360.logs import fields, setup_logging
 log = logging.getLogger("fin360")
 
 EXIT_USER_ERROR = 2
+FAMILIES = ["segmentation", "risk", "anomaly"]
+AS_OF_LATEST = "date YYYY-MM-DD (default: the day of the latest transaction)"
 
 
 def _override(text: str) -> tuple[str, Any]:
@@ -103,20 +108,37 @@ def build_parser() -> argparse.ArgumentParser:
     gold = jobs.add_parser("gold", parents=[common], help="customer-360 features and training sets")
     gold.add_argument("--as-of", required=True, help="feature date YYYY-MM-DD")
     gold.set_defaults(handler=cmd_gold)
-    everything = jobs.add_parser("all", parents=[common], help="the whole chain, layer after layer")
-    everything.add_argument(
-        "--as-of", help="gold feature date YYYY-MM-DD (default: the day of the latest transaction)"
+    train_all = jobs.add_parser(
+        "train", parents=[common], help="train every model family, then promote the better ones"
     )
+    train_all.add_argument("--as-of", help=AS_OF_LATEST)
+    train_all.set_defaults(handler=cmd_run_train)
+    score = jobs.add_parser(
+        "score", parents=[common], help="score customers and transactions with the champions"
+    )
+    score.add_argument("--as-of", required=True, help="scoring date YYYY-MM-DD")
+    score.set_defaults(handler=cmd_score)
+    everything = jobs.add_parser(
+        "all", parents=[common], help="the whole chain: bronze, silver, gold, train, score"
+    )
+    everything.add_argument("--as-of", help=AS_OF_LATEST)
     everything.set_defaults(handler=cmd_all)
 
     train = commands.add_parser("train", parents=[common], help="train a model family in MLflow")
-    train.add_argument("family", choices=["risk"])
+    train.add_argument("family", choices=FAMILIES)
+    train.add_argument("--as-of", help=f"anomaly: end of the test window; {AS_OF_LATEST}")
     train.set_defaults(handler=cmd_train)
     promote = commands.add_parser(
         "promote", parents=[common], help="make the challenger champion if it is better"
     )
-    promote.add_argument("family", choices=["risk"])
+    promote.add_argument("family", choices=FAMILIES)
     promote.set_defaults(handler=cmd_promote)
+    ui = commands.add_parser(
+        "mlflow-ui", parents=[common], help="start the MLflow UI on the configured store"
+    )
+    ui.add_argument("--host", default="127.0.0.1")
+    ui.add_argument("--port", type=int, default=5000)
+    ui.set_defaults(handler=cmd_mlflow_ui)
 
     doc = commands.add_parser(
         "features-doc", parents=[common], help="write the gold feature dictionary (Markdown)"
@@ -184,12 +206,50 @@ def _gold(spark: Any, cfg: Config, args: argparse.Namespace) -> None:
 def _all(spark: Any, cfg: Config, args: argparse.Namespace) -> None:
     from fin360.bronze import job as bronze
     from fin360.gold import job as gold
+    from fin360.scoring import job as scoring
     from fin360.silver import job as silver
 
     as_of = gold.parse_as_of(args.as_of) if args.as_of else None  # a typo fails before any work
     bronze.run(spark, cfg)
     silver.run(spark, cfg)
-    gold.run(spark, cfg, as_of or gold.latest_activity_date(spark, cfg))
+    as_of = as_of or gold.latest_activity_date(spark, cfg)
+    gold.run(spark, cfg, as_of)
+    _train_all(spark, cfg, as_of)
+    scoring.run(spark, cfg, as_of)
+
+
+def _family(name: str) -> Any:
+    from fin360.ml import anomaly, risk, segmentation
+
+    return {"segmentation": segmentation, "risk": risk, "anomaly": anomaly}[name]
+
+
+def _train_all(spark: Any, cfg: Config, as_of: Any) -> None:
+    for name in FAMILIES:
+        _family_step(name, "train", spark, cfg, as_of)
+        _family_step(name, "promote", spark, cfg, as_of)
+
+
+def _family_step(name: str, step: str, spark: Any, cfg: Config, as_of: Any) -> Any:
+    """``train`` or ``promote`` of one family; the anomaly windows end at ``as_of``."""
+    function = getattr(_family(name), step)
+    return function(spark, cfg, as_of=as_of) if name == "anomaly" else function(spark, cfg)
+
+
+def _as_of(args: argparse.Namespace) -> Any:
+    from fin360.gold.job import parse_as_of
+
+    return parse_as_of(args.as_of) if getattr(args, "as_of", None) else None
+
+
+def _run_train(spark: Any, cfg: Config, args: argparse.Namespace) -> None:
+    _train_all(spark, cfg, _as_of(args))
+
+
+def _score(spark: Any, cfg: Config, args: argparse.Namespace) -> None:
+    from fin360.scoring import job
+
+    job.run(spark, cfg, _as_of(args))
 
 
 def _features_doc(spark: Any, cfg: Config, args: argparse.Namespace) -> None:
@@ -203,15 +263,11 @@ def _features_doc(spark: Any, cfg: Config, args: argparse.Namespace) -> None:
 
 
 def _train(spark: Any, cfg: Config, args: argparse.Namespace) -> None:
-    from fin360.ml import risk
-
-    risk.train(spark, cfg)
+    _family_step(args.family, "train", spark, cfg, _as_of(args))
 
 
 def _promote(spark: Any, cfg: Config, args: argparse.Namespace) -> None:
-    from fin360.ml import risk
-
-    risk.promote(spark, cfg)
+    _family_step(args.family, "promote", spark, cfg, None)
 
 
 cmd_train = with_session(_train)
@@ -221,6 +277,23 @@ cmd_silver = with_session(_silver)
 cmd_gold = with_session(_gold)
 cmd_features_doc = with_session(_features_doc)
 cmd_all = with_session(_all)
+cmd_run_train = with_session(_run_train)
+cmd_score = with_session(_score)
+
+
+def cmd_mlflow_ui(cfg: Config, args: argparse.Namespace) -> None:
+    """Replace this process with ``mlflow ui`` on the configured tracking store."""
+    uri = cfg["mlflow.tracking_uri"]
+    if uri.startswith(("http://", "https://")):
+        raise Fin360Error(f"mlflow.tracking_uri is a server: open {uri} in a browser")
+    root = cfg.path("mlflow_artifacts")
+    command = [
+        "mlflow", "ui", "--backend-store-uri", uri, "--default-artifact-root",
+        root if "://" in root else Path(root).resolve().as_uri(),
+        "--host", args.host, "--port", str(args.port),
+    ]  # fmt: skip
+    log.info("starting %s", " ".join(command))
+    os.execvp(command[0], command)
 
 
 def cmd_config(cfg: Config, args: argparse.Namespace) -> None:

@@ -85,8 +85,33 @@ SCHEMA: dict[str, Any] = {
     "risk": {
         "approval_pd_cutoff": float,  # approve when the predicted default probability is below
         "max_fairness_gap": float,  # promotion bound on approval-rate and TPR gaps
+        "fairness_min_group": int,  # groups smaller than this are left out of the gaps
+        "cv_folds": int,
         "test_fraction": float,
         "validation_fraction": float,
+        "bands": dict,  # risk band -> upper PD bound (exclusive), ascending; above the last: E
+        "reason_codes": int,  # reason codes per customer
+    },
+    "segmentation": {
+        "features": list,  # gold.customer_360 columns the segments are built on
+        "algorithms": list,  # kmeans | bisecting_kmeans | gaussian_mixture
+        "k_min": int,
+        "k_max": int,
+    },
+    "anomaly": {
+        "window_days": int,  # transactions scored: the last N days up to the as-of date
+        "history_days": int,  # each customer's baseline: the N days before the window
+        "clusters": int,  # KMeans clusters of normal behaviour
+        "alert_rate": float,  # share of the window's transactions raised as alerts
+        "labels": OptStr,  # Parquet of confirmed cases (txn_id, anomaly_type) for evaluation
+    },
+    "scoring": {
+        "offers_per_customer": int,
+        "credit_offer_bands": list,  # risk bands eligible for credit products
+    },
+    "monitoring": {
+        "psi_bins": int,
+        "psi_warning": float,  # a PSI above this logs a warning and flags the row
     },
 }
 

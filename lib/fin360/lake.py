@@ -69,6 +69,17 @@ def append(
     writer.save(table_path(cfg, name))
 
 
+def replace_where(
+    df: DataFrame, cfg: Config, name: str, predicate: str, partition_by: list[str] | None = None
+) -> None:
+    """Atomically replace the rows matching ``predicate`` with ``df`` (created on first write):
+    a rerun for the same date replaces that date's rows and leaves every other date alone."""
+    writer = df.write.format("delta").mode("overwrite").option("replaceWhere", predicate)
+    if partition_by:
+        writer = writer.partitionBy(*partition_by)
+    writer.save(table_path(cfg, name))
+
+
 @dataclass(frozen=True)
 class FileEntry:
     path: str

@@ -14,14 +14,6 @@ from fin360.gold import features, job
 DICTIONARY = Path(__file__).resolve().parents[2] / "docs" / "feature_dictionary.md"
 
 
-@pytest.fixture(scope="module")
-def gold_lake(spark, silver_lake):
-    cfg, _, manifest = silver_lake
-    as_of = date.fromisoformat(manifest["end_date"])
-    summary = job.run(spark, cfg, as_of)
-    return cfg, as_of, summary
-
-
 def test_customer_360_partition_per_date_and_idempotent_rerun(spark, gold_lake):
     cfg, as_of, summary = gold_lake
     c360 = lake.read(spark, cfg, job.CUSTOMER_360)

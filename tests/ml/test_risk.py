@@ -2,39 +2,18 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
-
 import mlflow
 import numpy as np
 import pytest
+from pyspark.sql import functions as F
 
-from fin360.ml import risk, tracking
-
-
-def _loans(spark, n=400, informative=True, seed=7):
-    rng = np.random.default_rng(seed)
-    score = rng.normal(650, 60, n)
-    util = rng.uniform(0, 1, n)
-    pd_true = 1 / (1 + np.exp((score - 560) / 25 - 2 * util))
-    label = (rng.uniform(size=n) < pd_true).astype(int)
-    if not informative:  # a model trained on shuffled labels learns nothing
-        rng.shuffle(label)
-    rows = [
-        (f"L{i}", f"C{i}", date(2023, 1, 1) + timedelta(days=int(i * 700 / n)), int(label[i]), True,
-         "M" if i % 2 else "F", ["25-34", "35-44", "45-54"][i % 3], ["<50k", "50-100k"][i % 2], "clerk",
-         float(score[i]), float(util[i]), None)
-        for i in range(n)
-    ]  # fmt: skip
-    return spark.createDataFrame(
-        rows,
-        "loan_id string, customer_id string, application_date date, label_default_90dpd_12m int, "
-        "is_mature boolean, gender string, age_band string, income_band string, occupation_band string, "
-        "bureau_score double, credit_utilisation double, spend_90d double",
-    )
+from fin360 import Fin360Error
+from fin360.ml import monitoring, risk, tracking
+from tests.ml.synthetic import synthetic_loans
 
 
 def test_train_logs_registers_and_a_worse_challenger_is_not_promoted(spark, cfg):
-    good = risk.prepared(_loans(spark))
+    good = risk.prepared(synthetic_loans(spark))
     first = risk.train(spark, cfg, good)
     assert first["auc_roc"] > 0.75 and first["ks"] > 0.3
     assert 0 <= first["brier"] < 0.25
@@ -53,12 +32,30 @@ def test_train_logs_registers_and_a_worse_challenger_is_not_promoted(spark, cfg)
         "metrics.test_approval_rate_gap_gender",
     } <= set(runs.columns)
     artifacts = {a.path for a in client.list_artifacts(first["run_id"])}
-    assert {"roc_curve.png", "calibration_curve.png"} <= artifacts
+    assert {
+        "roc_curve.png",
+        "calibration_curve.png",
+        "lift_by_decile.png",
+        "fairness.png",
+        monitoring.REFERENCE_ARTIFACT,
+    } <= artifacts
 
-    worse = risk.train(spark, cfg, risk.prepared(_loans(spark, informative=False)))
+    # the champion scores customers: calibrated PD, a band, and reasons that make sense here
+    model, version, run_id = tracking.load(cfg, risk.FAMILY, tracking.CHAMPION)
+    assert (version, run_id) == (first["version"], first["run_id"])
+    scored = risk.with_reason_codes(model, risk.scored(model, good), n=2)
+    worst = scored.orderBy(F.desc("pd")).first()
+    assert worst["pd"] > 0.5
+    # a low bureau score or a high utilisation drives the planted default risk
+    assert worst["reason_codes"][0] in {"bureau_score", "credit_utilisation"}
+    mean_pd = scored.agg(F.avg("pd")).first()[0]
+    observed = good.agg(F.avg(risk.LABEL)).first()[0]
+    assert mean_pd == pytest.approx(observed, abs=0.08)  # calibrated, not inflated by weights
+
+    worse = risk.train(spark, cfg, risk.prepared(synthetic_loans(spark, informative=False)))
     assert tracking.alias_version(client, name, tracking.CHALLENGER) == worse["version"]
     decision = risk.promote(spark, cfg, good)
-    assert not decision["promoted"]
+    assert not decision["promoted"] and "does not beat" in decision["reason"]
     assert decision["challenger_auc_roc"] < decision["champion_auc_roc"]
     assert tracking.alias_version(client, name, tracking.CHAMPION) == first["version"]
 
@@ -75,4 +72,15 @@ def test_fairness_gaps_and_ks():
     )
     approval_gap, tpr_gap = risk.fairness_gaps(local, "gender", 0.5)
     assert (approval_gap, tpr_gap) == (0.5, 1.0)
+    # groups smaller than min_group are left out: one default per group is too few for a TPR
+    assert risk.fairness_gaps(local, "gender", 0.5, min_group=2) == (0.5, 0.0)
     assert risk.ks_statistic(np.array([1, 1, 0, 0]), np.array([0.9, 0.8, 0.2, 0.1])) == 1.0
+
+
+def test_risk_band_follows_the_configured_bounds(spark):
+    bands = {"A": 0.02, "B": 0.05, "C": 0.10, "D": 0.20}
+    df = spark.createDataFrame([(0.01,), (0.02,), (0.07,), (0.19,), (0.5,), (None,)], "pd double")
+    got = [r[0] for r in df.select(risk.risk_band(F.col("pd"), bands)).collect()]
+    assert got == ["A", "B", "C", "D", "E", None]
+    with pytest.raises(Fin360Error, match="must rise"):
+        risk.risk_band(F.col("pd"), {"A": 0.5, "B": 0.1})

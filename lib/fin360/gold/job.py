@@ -115,12 +115,8 @@ def run(spark: SparkSession, cfg: Config, as_of: date) -> dict[str, int]:
     with stage(log, "gold", table=CUSTOMER_360, as_of=as_of) as out:
         spine = customer_spine(sources.customers, as_of)
         c360 = features.customer_features(spine, sources, **options)
-        (
-            c360.write.format("delta")
-            .mode("overwrite")
-            .partitionBy("as_of_date")
-            .option("replaceWhere", f"as_of_date = '{as_of.isoformat()}'")
-            .save(lake.table_path(cfg, CUSTOMER_360))
+        lake.replace_where(
+            c360, cfg, CUSTOMER_360, f"as_of_date = '{as_of.isoformat()}'", ["as_of_date"]
         )
         rows = (
             lake.read(spark, cfg, CUSTOMER_360).where(F.col("as_of_date") == F.lit(as_of)).count()

@@ -4,9 +4,16 @@ Trained on the mature loans of ``gold.training_credit_risk`` with a time-based s
 latest applications are the test set, the ones before them validation). Two MLlib pipelines
 (logistic regression, gradient-boosted trees), each tuned by 3-fold cross-validation on the
 training part with class weights for the rare defaults; the one with the better validation
-AUC-PR is refitted and evaluated once on the test part. Everything goes to MLflow: params,
-metrics (AUC-ROC, AUC-PR, KS, Brier, lift by decile, fairness gaps), ROC and calibration
-plots, input Delta versions, and the model with its signature, registered as ``challenger``.
+AUC-PR is calibrated (Platt scaling: a one-feature logistic regression on its score, fitted on
+the validation part, because class weights inflate the raw probabilities) and evaluated once on
+the test part. Everything goes to MLflow: params, metrics (AUC-ROC, AUC-PR, KS, Brier, lift by
+decile, fairness gaps), ROC, calibration, lift and fairness plots, input Delta versions, the
+reference distributions for drift monitoring, and the model with its signature, registered as
+``challenger``.
+
+The inputs are the customer's ``gold.customer_360`` features plus the application's terms, so
+the same model scores every customer in ``gold.customer_scores`` (see :func:`as_application`).
+Scores become risk bands A-E (``risk.bands``) and reason codes (:mod:`fin360.ml.explain`).
 """
 
 from __future__ import annotations
@@ -23,9 +30,12 @@ import mlflow
 import mlflow.spark
 import numpy as np
 import pandas as pd
-from mlflow.models import infer_signature
 from pyspark.ml import Pipeline, PipelineModel
-from pyspark.ml.classification import GBTClassifier, LogisticRegression
+from pyspark.ml.classification import (
+    GBTClassifier,
+    LogisticRegression,
+    LogisticRegressionModel,
+)
 from pyspark.ml.evaluation import BinaryClassificationEvaluator
 from pyspark.ml.feature import (
     Imputer,
@@ -33,16 +43,18 @@ from pyspark.ml.feature import (
     StandardScaler,
     StringIndexer,
     VectorAssembler,
+    VectorSlicer,
 )
 from pyspark.ml.functions import vector_to_array
+from pyspark.ml.stat import Summarizer
 from pyspark.ml.tuning import CrossValidator, ParamGridBuilder
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from fin360 import Fin360Error, lake
 from fin360.config import Config
-from fin360.ml import tracking
+from fin360.ml import explain, monitoring, tracking
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +65,11 @@ CATEGORICAL = ["age_band", "income_band", "occupation_band"]
 # Groups the fairness metrics compare; gender is never a model input, age band is both.
 PROTECTED = ["gender", "age_band"]
 NOT_FEATURES = {LABEL, "is_mature", "gender", "region", "top_complaint_topic_365d"}
+# The application's own terms are inputs; a customer scored without an application gets them
+# as nulls, imputed to the training medians: the PD of a typical application.
+APPLICATION_TERMS = ["loan_principal_applied", "term_months", "interest_rate"]
+CLASSIFIER_STAGE = 5  # index of the classifier in :func:`pipeline`
+MONITORED_FEATURES = 8  # drift is tracked on the score and this many heaviest features
 SEED = 42
 
 
@@ -78,6 +95,12 @@ def prepared(df: DataFrame) -> DataFrame:
         *(c for c in df.columns if c not in numeric),
         *(F.col(c).cast("double").alias(c) for c in numeric),
     )
+
+
+def as_application(features: DataFrame) -> DataFrame:
+    """``gold.customer_360`` rows as model input: the application terms null (imputed)."""
+    missing = [c for c in APPLICATION_TERMS if c not in features.columns]
+    return features.select("*", *(F.lit(None).cast("double").alias(c) for c in missing))
 
 
 def time_split(df: DataFrame, validation_fraction: float, test_fraction: float) -> Split:
@@ -135,13 +158,73 @@ def candidates(numeric: list[str]) -> dict[str, tuple[Pipeline, list]]:
     }  # fmt: skip
 
 
+def calibrated(model: PipelineModel, validation: DataFrame) -> PipelineModel:
+    """``model`` followed by Platt scaling fitted on ``validation``: a logistic regression of
+    the label on the model's raw default probability, whose output is the calibrated PD."""
+    platt = Pipeline(
+        stages=[
+            VectorSlicer(inputCol="probability", outputCol="raw_pd", indices=[1]),
+            LogisticRegression(
+                featuresCol="raw_pd",
+                labelCol=LABEL,
+                rawPredictionCol="calibrated_raw_prediction",
+                probabilityCol="calibrated_probability",
+                predictionCol="calibrated_prediction",
+            ),
+        ]
+    ).fit(model.transform(validation))
+    return PipelineModel(stages=[*model.stages, *platt.stages])
+
+
 def scored(model: PipelineModel, df: DataFrame) -> DataFrame:
-    return model.transform(df).withColumn("pd", vector_to_array("probability")[1])
+    """The calibrated probability of default as ``pd``."""
+    return model.transform(df).withColumn("pd", vector_to_array("calibrated_probability")[1])
+
+
+def risk_band(pd_column: Column, bands: dict[str, float]) -> Column:
+    """A-E from the configured upper PD bounds; a PD above the last bound gets the next letter."""
+    ordered = sorted(bands.items(), key=lambda kv: kv[1])
+    if [k for k, _ in ordered] != sorted(bands):
+        raise Fin360Error(f"risk.bands must rise with the letter, got {bands}")
+    last = chr(ord(ordered[-1][0]) + 1)
+    band = F.lit(last)
+    for letter, bound in reversed(ordered):
+        band = F.when(pd_column < bound, F.lit(letter)).otherwise(band)
+    return F.when(pd_column.isNull(), F.lit(None)).otherwise(band)
+
+
+def reason_weights(model: PipelineModel, predictions: DataFrame) -> list[float]:
+    """Per feature slot, how much a unit of it raises the score: the coefficients of a logistic
+    regression; for trees, the importance signed by the feature's correlation with the PD."""
+    classifier = model.stages[CLASSIFIER_STAGE]
+    if isinstance(classifier, LogisticRegressionModel):
+        return classifier.coefficients.toArray().tolist()
+    importances = classifier.featureImportances.toArray()
+    values = vector_to_array("features")
+    corr = predictions.select(
+        *(F.corr(values[i], "pd").alias(str(i)) for i in range(len(importances)))
+    ).first()
+    return [float(w * np.sign(c or 0.0)) for w, c in zip(importances, corr, strict=True)]
+
+
+def with_reason_codes(model: PipelineModel, predictions: DataFrame, n: int) -> DataFrame:
+    """``reason_codes``: the ``n`` features pushing each PD above the scored population's mean."""
+    centre = predictions.select(Summarizer.mean(F.col("features"))).first()[0].toArray()
+    return predictions.withColumn(
+        "reason_codes",
+        explain.top_contributions(
+            "features",
+            explain.vector_names(predictions, "raw_features"),
+            reason_weights(model, predictions),
+            centre.tolist(),
+            n,
+        ),
+    )
 
 
 def evaluate(predictions: DataFrame, cfg: Config) -> tuple[dict[str, float], pd.DataFrame]:
     """Test metrics; returns them and the (label, pd, protected attributes) frame for plots."""
-    roc = BinaryClassificationEvaluator(labelCol=LABEL, rawPredictionCol="rawPrediction")
+    roc = BinaryClassificationEvaluator(labelCol=LABEL, rawPredictionCol="pd")
     metrics = {
         "auc_roc": roc.evaluate(predictions, {roc.metricName: "areaUnderROC"}),
         "auc_pr": roc.evaluate(predictions, {roc.metricName: "areaUnderPR"}),
@@ -155,7 +238,9 @@ def evaluate(predictions: DataFrame, cfg: Config) -> tuple[dict[str, float], pd.
     metrics["lift_top_decile"] = float(lift[0]) if len(lift) else 0.0
     cutoff = cfg["risk.approval_pd_cutoff"]
     for attribute in PROTECTED:
-        approval_gap, tpr_gap = fairness_gaps(local, attribute, cutoff)
+        approval_gap, tpr_gap = fairness_gaps(
+            local, attribute, cutoff, cfg["risk.fairness_min_group"]
+        )
         metrics[f"approval_rate_gap_{attribute}"] = approval_gap
         metrics[f"tpr_gap_{attribute}"] = tpr_gap
     return metrics, local
@@ -180,23 +265,25 @@ def lift_by_decile(y: np.ndarray, p: np.ndarray) -> np.ndarray:
     return np.array([d.mean() / y.mean() for d in deciles])
 
 
-def fairness_gaps(local: pd.DataFrame, attribute: str, cutoff: float) -> tuple[float, float]:
+def fairness_gaps(
+    local: pd.DataFrame, attribute: str, cutoff: float, min_group: int = 1
+) -> tuple[float, float]:
     """Largest difference between groups of ``attribute`` in approval rate (pd < cutoff) and in
-    true-positive rate (defaults that the cutoff flags)."""
-    approved = local.assign(approved=local["pd"] < cutoff, flagged=local["pd"] >= cutoff)
-    groups = approved.dropna(subset=[attribute]).groupby(attribute)
-    approval = groups["approved"].mean()
-    tpr = (
-        approved[approved[LABEL] == 1]
-        .dropna(subset=[attribute])
-        .groupby(attribute)["flagged"]
-        .mean()
+    true-positive rate (defaults that the cutoff flags). Groups with fewer than ``min_group``
+    rows (for the TPR: defaults) are left out: their rates are noise, not evidence."""
+    flags = local.dropna(subset=[attribute]).assign(
+        approved=local["pd"] < cutoff, flagged=local["pd"] >= cutoff
     )
-    span = lambda s: float(s.max() - s.min()) if len(s) > 1 else 0.0  # noqa: E731
-    return span(approval), span(tpr)
+
+    def span(frame: pd.DataFrame, column: str) -> float:
+        groups = frame.groupby(attribute)[column].agg(["mean", "size"])
+        rates = groups.loc[groups["size"] >= min_group, "mean"]
+        return float(rates.max() - rates.min()) if len(rates) > 1 else 0.0
+
+    return span(flags, "approved"), span(flags[flags[LABEL] == 1], "flagged")
 
 
-def _plots(local: pd.DataFrame) -> dict[str, plt.Figure]:
+def _plots(local: pd.DataFrame, cutoff: float) -> dict[str, plt.Figure]:
     y, p = local[LABEL].to_numpy(), local["pd"].to_numpy()
     figures = {}
     fig, ax = plt.subplots(figsize=(5, 5))
@@ -212,11 +299,33 @@ def _plots(local: pd.DataFrame) -> dict[str, plt.Figure]:
     fig, ax = plt.subplots(figsize=(5, 5))
     bins = pd.qcut(pd.Series(p), q=min(10, max(1, len(np.unique(p)))), duplicates="drop")
     curve = pd.DataFrame({"p": p, "y": y}).groupby(bins, observed=True).mean()
-    ax.plot(curve["p"], curve["y"], "o-", label="model")
-    ax.plot([0, 1], [0, 1], "--", color="grey", label="perfectly calibrated")
+    top = max(float(curve.max().max()), 0.05)
+    ax.plot(curve["p"], curve["y"], "o-", label="model (calibrated)")
+    ax.plot([0, top], [0, top], "--", color="grey", label="perfectly calibrated")
     ax.set(xlabel="mean predicted PD", ylabel="observed default rate", title="Calibration (test)")
     ax.legend()
     figures["calibration_curve.png"] = fig
+    lift = lift_by_decile(y, p)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.bar(np.arange(1, len(lift) + 1), lift)
+    ax.axhline(1.0, color="grey", linestyle="--")
+    ax.set(xlabel="score decile (1 = riskiest)", ylabel="lift", title="Lift by decile (test)")
+    figures["lift_by_decile.png"] = fig
+    fig, axes = plt.subplots(1, len(PROTECTED), figsize=(5 * len(PROTECTED), 4))
+    flags = local.assign(approved=local["pd"] < cutoff, flagged=local["pd"] >= cutoff)
+    for ax, attribute in zip(np.atleast_1d(axes), PROTECTED, strict=True):
+        groups = flags.dropna(subset=[attribute]).groupby(attribute)
+        rates = pd.DataFrame(
+            {
+                "approval rate": groups["approved"].mean(),
+                "true positive rate": flags[flags[LABEL] == 1]
+                .dropna(subset=[attribute])
+                .groupby(attribute)["flagged"]
+                .mean(),
+            }
+        )
+        rates.plot.bar(ax=ax, rot=0, ylim=(0, 1), title=f"Fairness by {attribute} (test)")
+    figures["fairness.png"] = fig
     return figures
 
 
@@ -226,8 +335,13 @@ def load_training(spark: SparkSession, cfg: Config) -> DataFrame:
     return prepared(lake.read(spark, cfg, TRAINING_TABLE).where("is_mature"))
 
 
+def _classes(df: DataFrame) -> int:
+    return df.agg(F.countDistinct(LABEL)).first()[0]
+
+
 def train(spark: SparkSession, cfg: Config, data: DataFrame | None = None) -> dict[str, Any]:
-    """Train, evaluate, log and register a challenger; returns the run id, version, metrics."""
+    """Train, calibrate, evaluate, log and register a challenger; returns the run id, version
+    and test metrics."""
     client = tracking.setup(cfg)
     inputs = [TRAINING_TABLE] if data is None else []
     data = data if data is not None else load_training(spark, cfg)
@@ -240,11 +354,12 @@ def train(spark: SparkSession, cfg: Config, data: DataFrame | None = None) -> di
         .first()
         .asDict()
     )
-    if observed.pop("_classes") < 2:
-        raise Fin360Error("the training part has a single class: not enough mature loans to train")
-    numeric = [
-        c for c, n in observed.items() if n > 0
-    ]  # a feature never observed cannot be imputed
+    if observed.pop("_classes") < 2 or _classes(split.validation) < 2:
+        raise Fin360Error(
+            "the training or validation part has a single class: not enough mature loans to train"
+        )
+    # a feature never observed in training cannot be imputed
+    numeric = [c for c, n in observed.items() if n > 0]
     train_df = with_class_weight(split.train).cache()
     try:
         evaluator = BinaryClassificationEvaluator(labelCol=LABEL, metricName="areaUnderPR")
@@ -252,95 +367,81 @@ def train(spark: SparkSession, cfg: Config, data: DataFrame | None = None) -> di
             tracking.log_lineage(spark, cfg, inputs, data.count())
             best_name, best_model, best_score = None, None, -1.0
             for name, (estimator, grid) in candidates(numeric).items():
+                log.info(
+                    "risk candidate=%s grid=%d folds=%d status=start",
+                    name, len(grid), cfg["risk.cv_folds"],
+                )  # fmt: skip
                 cv = CrossValidator(
                     estimator=estimator,
                     estimatorParamMaps=grid,
                     evaluator=evaluator,
-                    numFolds=3,
+                    numFolds=cfg["risk.cv_folds"],
                     seed=SEED,
                 )
                 model = cv.fit(train_df).bestModel
                 score = evaluator.evaluate(model.transform(split.validation))
                 mlflow.log_metric(f"validation_auc_pr_{name}", score)
-                log.info("risk candidate=%s validation_auc_pr=%.4f", name, score)
+                log.info("risk candidate=%s validation_auc_pr=%.4f status=end", name, score)
                 if score > best_score:
                     best_name, best_model, best_score = name, model, score
-            metrics, local = evaluate(scored(best_model, split.test), cfg)
-            mlflow.log_params(
-                {"model_type": best_name, "features": len(numeric) + len(CATEGORICAL)}
-            )
-            mlflow.log_param(
-                "features.unobserved", ",".join(sorted(set(observed) - set(numeric)))[:6000]
-            )
+            final = calibrated(best_model, split.validation)
+            test = scored(final, split.test)
+            metrics, local = evaluate(test, cfg)
             mlflow.log_params(
                 {
-                    f"best.{p.name}": v
-                    for p, v in best_model.stages[-1].extractParamMap().items()
-                    if p.name in ("regParam", "elasticNetParam", "maxDepth", "maxIter")
+                    "model_type": best_name,
+                    "features": len(numeric) + len(CATEGORICAL),
+                    "calibration": "platt_on_validation",
+                    "features.unobserved": ",".join(sorted(set(observed) - set(numeric)))[:6000],
+                    **{
+                        f"best.{p.name}": v
+                        for p, v in best_model.stages[CLASSIFIER_STAGE].extractParamMap().items()
+                        if p.name in ("regParam", "elasticNetParam", "maxDepth", "maxIter")
+                    },
                 }
             )
             mlflow.log_metrics({f"test_{k}": v for k, v in metrics.items()})
-            for file, figure in _plots(local).items():
+            for file, figure in _plots(local, cfg["risk.approval_pd_cutoff"]).items():
                 mlflow.log_figure(figure, file)
                 plt.close(figure)
+            train_scored = scored(final, split.train)
+            weights = reason_weights(final, train_scored)
+            names = explain.vector_names(train_scored, "raw_features")
+            heaviest = [
+                n for _, n in sorted(zip(np.abs(weights), names, strict=True), reverse=True)
+                if n in numeric and n not in APPLICATION_TERMS  # null when scoring customers
+            ][:MONITORED_FEATURES]  # fmt: skip
+            mlflow.log_dict(
+                monitoring.reference(train_scored, ["pd", *heaviest], cfg["monitoring.psi_bins"]),
+                monitoring.REFERENCE_ARTIFACT,
+            )
             # the model's inputs, typed as scoring will send them (all-null columns stay typed)
             rows = split.test.select(*numeric, *CATEGORICAL).limit(5)
             example = rows.toPandas().astype({c: "float64" for c in numeric})
             example[CATEGORICAL] = example[CATEGORICAL].fillna("unknown")
-            signature = infer_signature(example, scored(best_model, rows).select("pd").toPandas())
-            info = mlflow.spark.log_model(
-                best_model, artifact_path="model", signature=signature, input_example=example
-            )
-            version = tracking.register_challenger(
-                client, tracking.model_name(cfg, FAMILY), info.model_uri
-            )
+            output = scored(final, rows).select("pd").toPandas()
+            version = tracking.log_and_register(client, cfg, FAMILY, final, example, output)
     finally:
         train_df.unpersist()
     log.info(
-        "risk run=%s model=%s version=%s test_auc_roc=%.4f test_ks=%.4f",
-        run.info.run_id,
-        best_name,
-        version,
-        metrics["auc_roc"],
-        metrics["ks"],
-    )
+        "risk run=%s model=%s version=%s test_auc_roc=%.4f test_ks=%.4f test_brier=%.4f",
+        run.info.run_id, best_name, version, metrics["auc_roc"], metrics["ks"], metrics["brier"],
+    )  # fmt: skip
     return {"run_id": run.info.run_id, "version": version, "model_type": best_name, **metrics}
 
 
 def promote(spark: SparkSession, cfg: Config, data: DataFrame | None = None) -> dict[str, Any]:
     """Make the challenger champion only if it beats the champion's test AUC-ROC on the same
     (current) test data and its fairness gaps stay within ``risk.max_fairness_gap``."""
-    client = tracking.setup(cfg)
-    name = tracking.model_name(cfg, FAMILY)
-    champion = tracking.require_alias(client, name, tracking.CHAMPION)
-    challenger = tracking.require_alias(client, name, tracking.CHALLENGER)
     data = data if data is not None else load_training(spark, cfg)
     test = time_split(data, cfg["risk.validation_fraction"], cfg["risk.test_fraction"]).test
-    results = {}
-    for alias in (tracking.CHAMPION, tracking.CHALLENGER):
-        model = mlflow.spark.load_model(f"models:/{name}@{alias}")
-        results[alias], _ = evaluate(scored(model, test), cfg)
     bound = cfg["risk.max_fairness_gap"]
-    gaps = [
-        v
-        for k, v in results[tracking.CHALLENGER].items()
-        if k.startswith(("approval_rate_gap", "tpr_gap"))
-    ]
-    better = results[tracking.CHALLENGER]["auc_roc"] > results[tracking.CHAMPION]["auc_roc"]
-    fair = all(g <= bound for g in gaps)
-    promoted = champion != challenger and better and fair
-    if promoted:
-        client.set_registered_model_alias(name, tracking.CHAMPION, challenger)
-    decision = {
-        "promoted": promoted,
-        "champion_version": champion,
-        "challenger_version": challenger,
-        "champion_auc_roc": results[tracking.CHAMPION]["auc_roc"],
-        "challenger_auc_roc": results[tracking.CHALLENGER]["auc_roc"],
-        "challenger_max_fairness_gap": max(gaps, default=0.0),
-    }
-    with mlflow.start_run(experiment_id=tracking.experiment_id(cfg, FAMILY), run_name="promotion"):
-        mlflow.log_params({k: v for k, v in decision.items() if k.endswith("version")})
-        mlflow.log_metrics({k: float(v) for k, v in decision.items() if not k.endswith("version")})
-    log.info("risk promotion: %s", decision)
-    return decision
+
+    def unfair(metrics: dict[str, float]) -> str | None:
+        gaps = {k: v for k, v in metrics.items() if k.startswith(("approval_rate_gap", "tpr_gap"))}
+        over = {k: round(v, 3) for k, v in gaps.items() if v > bound}
+        return f"fairness gaps over {bound}: {over}" if over else None
+
+    return tracking.promote(
+        cfg, FAMILY, "auc_roc", lambda model: evaluate(scored(model, test), cfg)[0], unfair
+    )

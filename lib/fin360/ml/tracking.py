@@ -8,11 +8,17 @@ the cluster and docker environments point ``mlflow.tracking_uri`` at an MLflow s
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import mlflow
+import mlflow.spark
+import pandas as pd
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
+from mlflow.models import infer_signature
+from pyspark.ml import PipelineModel
 from pyspark.sql import SparkSession
 
 from fin360 import Fin360Error, code_version, lake
@@ -77,3 +83,78 @@ def require_alias(client: MlflowClient, name: str, alias: str) -> str:
     if version is None:
         raise Fin360Error(f"registered model {name} has no '{alias}' version: train it first")
     return version
+
+
+def log_and_register(
+    client: MlflowClient,
+    cfg: Config,
+    family: str,
+    model: PipelineModel,
+    example: pd.DataFrame,
+    output: pd.DataFrame,
+) -> str:
+    """Log the fitted Spark pipeline with its signature and input example into the active run,
+    register it as the family's ``challenger``; returns the new version."""
+    info = mlflow.spark.log_model(
+        model,
+        artifact_path="model",
+        signature=infer_signature(example, output),
+        input_example=example,
+    )
+    return register_challenger(client, model_name(cfg, family), info.model_uri)
+
+
+def load(cfg: Config, family: str, alias: str) -> tuple[PipelineModel, str, str]:
+    """The native Spark model behind an alias, with its version and the run that logged it."""
+    client = setup(cfg)
+    name = model_name(cfg, family)
+    version = require_alias(client, name, alias)
+    run_id = client.get_model_version(name, version).run_id
+    return mlflow.spark.load_model(f"models:/{name}@{alias}"), version, run_id
+
+
+def promote(
+    cfg: Config,
+    family: str,
+    primary: str,
+    evaluate: Callable[[PipelineModel], dict[str, float]],
+    guard: Callable[[dict[str, float]], str | None] = lambda metrics: None,
+) -> dict[str, Any]:
+    """Move ``champion`` to the challenger only if it beats the champion on the ``primary``
+    metric, both evaluated now on the same data, and ``guard`` finds nothing against it (it
+    returns the reason to refuse, or None). The decision and both figures are logged."""
+    client = setup(cfg)
+    name = model_name(cfg, family)
+    versions = {alias: require_alias(client, name, alias) for alias in (CHAMPION, CHALLENGER)}
+    results = {
+        alias: evaluate(mlflow.spark.load_model(f"models:/{name}@{alias}"))
+        for alias in (CHAMPION, CHALLENGER)
+    }
+    champion, challenger = results[CHAMPION][primary], results[CHALLENGER][primary]
+    refusal = (
+        "challenger is the champion"
+        if versions[CHAMPION] == versions[CHALLENGER]
+        else f"{primary} {challenger:.4f} does not beat {champion:.4f}"
+        if not challenger > champion
+        else guard(results[CHALLENGER])
+    )
+    promoted = refusal is None
+    if promoted:
+        client.set_registered_model_alias(name, CHAMPION, versions[CHALLENGER])
+    decision = {
+        "promoted": promoted,
+        "reason": refusal or f"{primary} {challenger:.4f} beats {champion:.4f}",
+        "champion_version": versions[CHAMPION],
+        "challenger_version": versions[CHALLENGER],
+        f"champion_{primary}": champion,
+        f"challenger_{primary}": challenger,
+    }
+    with mlflow.start_run(experiment_id=experiment_id(cfg, family), run_name="promotion"):
+        mlflow.log_params({k: v for k, v in decision.items() if not isinstance(v, float)})
+        mlflow.log_metrics({k: v for k, v in decision.items() if isinstance(v, float)})
+        mlflow.log_metric("promoted", float(promoted))
+    log.info(
+        "promotion family=%s promoted=%s champion=%s challenger=%s reason=%s",
+        family, promoted, versions[CHAMPION], versions[CHALLENGER], decision["reason"],
+    )  # fmt: skip
+    return decision

@@ -1,0 +1,369 @@
+"""Transaction anomaly detection, unsupervised: no labels at training time.
+
+Each transaction of a window is described relative to its customer's own history (the
+``anomaly.history_days`` before the window): the amount's robust z-score against the
+customer's median and MAD of log amounts of that kind (card or transfer) and how far it
+exceeds their largest so far (both one-sided),
+whether the counterparty (merchant or account),
+the device, the country and the spend category are new to the customer, how rare the hour of
+day is for them, and the velocity (their transactions in the hour up to this one). Spark
+built-ins only: aggregates and joins for the baselines, a range window for the velocity.
+
+The model is one MLlib pipeline: median imputation, standardisation, KMeans of normal
+behaviour, then a SQL stage computing ``anomaly_score``: the distance to the nearest *large*
+cluster (CBLOF-style: a cluster holding under ``MIN_CLUSTER_SHARE`` of the training rows is
+itself unusual, so its members are measured from the nearest large one). Evaluated against
+confirmed cases (``anomaly.labels``; the generator's injected anomalies here): precision in the
+top 0.1% and 1% of scores, and AUC-PR. The model trains on the window before the latest one
+and is evaluated on the latest, so the figures are out of time.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import mlflow
+import numpy as np
+import pandas as pd
+from pyspark.ml import Pipeline, PipelineModel
+from pyspark.ml.clustering import KMeans
+from pyspark.ml.evaluation import BinaryClassificationEvaluator
+from pyspark.ml.feature import Imputer, SQLTransformer, StandardScaler, VectorAssembler
+from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+
+from fin360 import Fin360Error, lake
+from fin360.config import Config
+from fin360.ml import explain, monitoring, tracking
+
+log = logging.getLogger(__name__)
+
+FAMILY = "anomaly"
+FEATURES = [
+    "amount_z",
+    "amount_over_max",
+    "new_counterparty",
+    "new_device",
+    "new_country",
+    "new_spend_category",
+    "hour_rarity",
+    "velocity_1h",
+]
+MIN_CLUSTER_SHARE = 0.02
+MAD_TO_SD = 1.4826  # MAD of a normal distribution times this is its standard deviation
+MAD_FLOOR = 0.25  # log-amount spread below this is treated as this (customers with fixed bills)
+SEED = 42
+TOP_SHARES = (0.001, 0.01)
+
+
+def transaction_features(
+    txns: DataFrame, as_of: date, window_days: int, history_days: int, timezone: str
+) -> DataFrame:
+    """One row per transaction of the ``window_days`` up to ``as_of`` (inclusive), with
+    :data:`FEATURES` against the customer's ``history_days`` before the window. ``txns``:
+    silver.transactions with ``customer_id``. Customers without history get nulls (imputed)."""
+    start = as_of - timedelta(days=window_days - 1)
+    history_start = start - timedelta(days=history_days)
+    day = F.to_date("event_ts")
+    events = txns.select(
+        "txn_id",
+        "customer_id",
+        "txn_type",
+        "direction",
+        "event_ts",
+        F.col("amount_base").cast("double").alias("amount_base"),
+        F.ln(1 + F.abs(F.col("amount_base").cast("double"))).alias("log_amount"),
+        F.coalesce("merchant_id", "counterparty_account").alias("counterparty"),
+        "device_id",
+        "country",
+        "mcc_category",
+        F.hour(F.from_utc_timestamp("event_ts", timezone)).alias("local_hour"),
+        day.alias("day"),
+    )
+    history = events.where((F.col("day") >= history_start) & (F.col("day") < start))
+    window = events.where((F.col("day") >= start) & (F.col("day") <= as_of))
+
+    # amounts against the same kind of transaction: card purchases and transfers differ
+    kind = ["customer_id", "txn_type"]
+    median = history.groupBy(*kind).agg(
+        F.percentile_approx("log_amount", 0.5).alias("median_log"),
+        F.max("log_amount").alias("max_log"),
+    )
+    deviation = F.abs(F.col("log_amount") - F.col("median_log"))
+    mad = (
+        history.join(median, kind)
+        .groupBy(*kind)
+        .agg(F.percentile_approx(deviation, 0.5).alias("mad"))
+    )
+    history_n = history.groupBy("customer_id").agg(F.count(F.lit(1)).alias("history_n"))
+
+    def seen(column: str, flag: str) -> DataFrame:
+        return (
+            history.where(F.col(column).isNotNull())
+            .select("customer_id", column)
+            .distinct()
+            .withColumn(flag, F.lit(True))
+        )
+
+    hours = history.groupBy("customer_id", "local_hour").agg(F.count(F.lit(1)).alias("hour_n"))
+    velocity = Window.partitionBy("customer_id").orderBy(F.col("event_ts").cast("long"))
+    has_history = F.col("history_n").isNotNull()
+
+    def new(column: str, flag: str) -> F.Column:
+        known = F.coalesce(F.col(flag), F.lit(False))
+        return (
+            F.when(~has_history, None)
+            .when(F.col(column).isNull(), 0.0)
+            .otherwise(F.when(known, 0.0).otherwise(1.0))
+        )
+
+    return (
+        window.join(history_n, "customer_id", "left")
+        .join(median, kind, "left")
+        .join(mad, kind, "left")
+        .join(seen("counterparty", "_cp"), ["customer_id", "counterparty"], "left")
+        .join(seen("device_id", "_dev"), ["customer_id", "device_id"], "left")
+        .join(seen("country", "_ctry"), ["customer_id", "country"], "left")
+        .join(seen("mcc_category", "_cat"), ["customer_id", "mcc_category"], "left")
+        .join(hours, ["customer_id", "local_hour"], "left")
+        .select(
+            "txn_id",
+            "customer_id",
+            "txn_type",
+            "event_ts",
+            "amount_base",
+            # one-sided: an unusually small amount is not a risk
+            F.greatest(
+                (F.col("log_amount") - F.col("median_log"))
+                / F.greatest(F.col("mad") * MAD_TO_SD, F.lit(MAD_FLOOR)),
+                F.lit(0.0),
+            ).alias("amount_z"),
+            F.greatest(F.col("log_amount") - F.col("max_log"), F.lit(0.0)).alias("amount_over_max"),
+            new("counterparty", "_cp").alias("new_counterparty"),
+            new("device_id", "_dev").alias("new_device"),
+            new("country", "_ctry").alias("new_country"),
+            new("mcc_category", "_cat").alias("new_spend_category"),
+            F.when(
+                has_history,
+                -F.ln((F.coalesce("hour_n", F.lit(0)) + 1) / (F.col("history_n") + 24)),
+            ).alias("hour_rarity"),
+            F.count(F.lit(1))
+            .over(velocity.rangeBetween(-3600, 0))
+            .cast("double")
+            .alias("velocity_1h"),
+        )
+    )
+
+
+def pipeline(clusters: int) -> Pipeline:
+    return Pipeline(
+        stages=[
+            Imputer(
+                inputCols=FEATURES,
+                outputCols=[f"{c}{explain.IMPUTED_SUFFIX}" for c in FEATURES],
+                strategy="median",
+            ),
+            VectorAssembler(
+                inputCols=[f"{c}{explain.IMPUTED_SUFFIX}" for c in FEATURES],
+                outputCol="raw_features",
+            ),
+            StandardScaler(
+                inputCol="raw_features", outputCol="features", withMean=True, withStd=True
+            ),
+            KMeans(k=clusters, seed=SEED, featuresCol="features", predictionCol="cluster"),
+        ]
+    )
+
+
+def score_stage(model: PipelineModel, fitted_on: DataFrame) -> SQLTransformer:
+    """``anomaly_score``: distance (standardised units) to the nearest large cluster's centre,
+    as SQL over the imputed columns so the registered model computes it by itself."""
+    scaler, kmeans = model.stages[2], model.stages[3]
+    sizes = model.transform(fitted_on).groupBy("cluster").count().toPandas()
+    share = sizes.set_index("cluster")["count"] / sizes["count"].sum()
+    large = [int(c) for c in share.index if share[c] >= MIN_CLUSTER_SHARE]
+    mean, std = scaler.mean.toArray().tolist(), scaler.std.toArray().tolist()
+    centres = [c.tolist() for c in kmeans.clusterCenters()]
+    standardised = [
+        f"((`{c}{explain.IMPUTED_SUFFIX}` - {mean[i]!r}) / {max(std[i], 1e-12)!r})"
+        for i, c in enumerate(FEATURES)
+    ]
+    distances = [
+        "sqrt(" + " + ".join(f"pow({z} - {centres[k][i]!r}, 2)" for i, z in enumerate(standardised)) + ")"
+        for k in large
+    ]  # fmt: skip
+    score = distances[0] if len(distances) == 1 else f"least({', '.join(distances)})"
+    return SQLTransformer(
+        statement=(
+            f"SELECT *, {score} AS anomaly_score, "
+            # MLflow's pyfunc interface returns the column named prediction
+            f"{score} AS prediction FROM __THIS__"
+        )
+    )
+
+
+def with_reasons(scored: DataFrame, n: int = 3) -> DataFrame:
+    """``reasons``: the features furthest above the population, in standard deviations."""
+    names = explain.vector_names(scored, "raw_features")
+    return scored.withColumn(
+        "reasons",
+        explain.top_contributions("features", names, [1.0] * len(names), [0.0] * len(names), n),
+    )
+
+
+def load_transactions(spark: SparkSession, cfg: Config) -> DataFrame:
+    from fin360.gold.job import load_sources  # silver keyed by customer_id, as gold reads it
+
+    return load_sources(spark, cfg).transactions
+
+
+def window_features(
+    spark: SparkSession, cfg: Config, as_of: date, txns: DataFrame | None = None
+) -> DataFrame:
+    txns = txns if txns is not None else load_transactions(spark, cfg)
+    return transaction_features(
+        txns,
+        as_of,
+        cfg["anomaly.window_days"],
+        cfg["anomaly.history_days"],
+        cfg["silver.default_timezone"],
+    )
+
+
+def labels(spark: SparkSession, cfg: Config) -> DataFrame | None:
+    """Confirmed cases (``txn_id``, ``anomaly_type``), or None when there are none."""
+    path = cfg.get("anomaly.labels") or str(Path(cfg.path("truth")) / "anomalies.parquet")
+    if not lake.path_exists(spark, path):
+        return None
+    return spark.read.parquet(path).select("txn_id", "anomaly_type")
+
+
+def evaluate(scored: DataFrame, cases: DataFrame) -> tuple[dict[str, float], pd.DataFrame]:
+    """Precision in the top 0.1% / 1% of scores, AUC-PR, recall in the top 1% per case type."""
+    labelled = scored.join(cases.withColumn("label", F.lit(1.0)), "txn_id", "left").withColumn(
+        "label", F.coalesce("label", F.lit(0.0))
+    )
+    rank = F.row_number().over(Window.orderBy(F.desc("anomaly_score"), "txn_id"))
+    ranked = labelled.select("label", "anomaly_type", "anomaly_score", rank.alias("rank"))
+    local = ranked.toPandas()
+    n, positives = len(local), float(local["label"].sum())
+    metrics = {"transactions": float(n), "known_anomalies": positives}
+    for share in TOP_SHARES:
+        top = local[local["rank"] <= max(1, round(n * share))]
+        metrics[f"precision_at_{share * 100:g}pct"] = float(top["label"].mean()) if n else 0.0
+    if 0 < positives < n:
+        metrics["auc_pr"] = BinaryClassificationEvaluator(
+            labelCol="label", rawPredictionCol="anomaly_score", metricName="areaUnderPR"
+        ).evaluate(labelled)
+    top1 = local["rank"] <= max(1, round(n * 0.01))
+    for kind, group in local[local["label"] == 1].groupby("anomaly_type"):
+        metrics[f"recall_at_1pct_{kind}"] = float(top1[group.index].mean())
+    return metrics, local
+
+
+def _plots(local: pd.DataFrame) -> dict[str, plt.Figure]:
+    figures = {}
+    fig, ax = plt.subplots(figsize=(6, 4))
+    bins = np.linspace(0, float(local["anomaly_score"].quantile(0.999)) * 1.2 + 1e-9, 60)
+    for label, name in ((0.0, "normal"), (1.0, "known anomaly")):
+        ax.hist(local.loc[local["label"] == label, "anomaly_score"].clip(upper=bins[-1]), bins=bins, alpha=0.6, label=name, density=True)  # fmt: skip
+    ax.set(xlabel="anomaly score", ylabel="density", title="Score distribution (test window)")
+    ax.set_yscale("log")
+    ax.legend()
+    figures["score_distribution.png"] = fig
+    fig, ax = plt.subplots(figsize=(5, 5))
+    ordered = local.sort_values("rank")
+    hits = ordered["label"].cumsum().to_numpy()
+    if hits[-1:].sum() > 0:
+        ax.plot(hits / hits[-1], hits / np.arange(1, len(hits) + 1))
+    ax.set(xlabel="recall", ylabel="precision", title="Precision-recall (test window)")
+    figures["precision_recall.png"] = fig
+    return figures
+
+
+def train(spark: SparkSession, cfg: Config, as_of: date | None = None) -> dict[str, Any]:
+    """Fit on the window before the latest, evaluate on the latest, log, register."""
+    from fin360.gold.job import latest_activity_date
+
+    client = tracking.setup(cfg)
+    txns = load_transactions(spark, cfg)
+    as_of = as_of or latest_activity_date(spark, cfg)
+    window_days = cfg["anomaly.window_days"]
+    train_df = window_features(spark, cfg, as_of - timedelta(days=window_days), txns).cache()
+    test_df = window_features(spark, cfg, as_of, txns)
+    cases = labels(spark, cfg)
+    try:
+        rows = train_df.count()
+        clusters = cfg["anomaly.clusters"]
+        if rows < 10 * clusters:
+            raise Fin360Error(f"{rows} transactions in the training window are too few to train")
+        with mlflow.start_run(experiment_id=tracking.experiment_id(cfg, FAMILY)) as run:
+            tracking.log_lineage(spark, cfg, ["silver.transactions"], rows)
+            mlflow.log_params(
+                {
+                    "features": ",".join(FEATURES),
+                    "clusters": clusters,
+                    "min_cluster_share": MIN_CLUSTER_SHARE,
+                    "window_days": window_days,
+                    "history_days": cfg["anomaly.history_days"],
+                    "train_window_end": (as_of - timedelta(days=window_days)).isoformat(),
+                    "test_window_end": as_of.isoformat(),
+                }
+            )
+            log.info("anomaly fit rows=%d clusters=%d status=start", rows, clusters)
+            fitted = pipeline(clusters).fit(train_df)
+            model = PipelineModel(stages=[*fitted.stages, score_stage(fitted, train_df)])
+            log.info("anomaly fit status=end")
+            metrics: dict[str, float] = {}
+            if cases is not None:
+                metrics, local = evaluate(model.transform(test_df), cases)
+                mlflow.log_metrics(metrics)
+                for file, figure in _plots(local).items():
+                    mlflow.log_figure(figure, file)
+                    plt.close(figure)
+            else:
+                log.warning("anomaly: no labels (anomaly.labels): trained without evaluation")
+            mlflow.log_dict(
+                monitoring.reference(
+                    model.transform(train_df),
+                    ["anomaly_score", *FEATURES],
+                    cfg["monitoring.psi_bins"],
+                ),
+                monitoring.REFERENCE_ARTIFACT,
+            )
+            example = train_df.select(*FEATURES).limit(5).toPandas().astype("float64")
+            output = model.transform(train_df.limit(5)).select("anomaly_score").toPandas()
+            version = tracking.log_and_register(client, cfg, FAMILY, model, example, output)
+    finally:
+        train_df.unpersist()
+    log.info(
+        "anomaly run=%s version=%s precision_at_1pct=%s auc_pr=%s",
+        run.info.run_id, version, metrics.get("precision_at_1pct"), metrics.get("auc_pr"),
+    )  # fmt: skip
+    return {"run_id": run.info.run_id, "version": version, **metrics}
+
+
+def promote(spark: SparkSession, cfg: Config, as_of: date | None = None) -> dict[str, Any]:
+    """The challenger becomes champion only with a higher AUC-PR on the latest window."""
+    from fin360.gold.job import latest_activity_date
+
+    cases = labels(spark, cfg)
+    if cases is None:
+        raise Fin360Error(
+            "anomaly promotion compares AUC-PR on confirmed cases: set anomaly.labels"
+        )
+    as_of = as_of or latest_activity_date(spark, cfg)
+    test_df = window_features(spark, cfg, as_of).cache()
+    try:
+        return tracking.promote(
+            cfg, FAMILY, "auc_pr", lambda model: evaluate(model.transform(test_df), cases)[0]
+        )
+    finally:
+        test_df.unpersist()

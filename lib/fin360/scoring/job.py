@@ -1,0 +1,298 @@
+"""Batch scoring: every customer and every transaction of the window, with the champions.
+
+Each family's ``champion`` is loaded as its native Spark pipeline
+(``mlflow.spark.load_model("models:/<name>@champion")``), so scoring is plain DataFrame
+transforms that run in the executors and scale with the cluster (``mlflow.pyfunc.spark_udf``
+would start a Spark session inside every Python worker). For one as-of date it writes:
+
+- ``gold.customer_scores``: segment id and name, calibrated PD, risk band, reason codes;
+- ``gold.transaction_alerts``: every transaction of the anomaly window with its score and
+  reasons; the top ``anomaly.alert_rate`` are alerts, ranked 1 (most anomalous) upwards;
+- ``gold.next_best_offer``: up to ``scoring.offers_per_customer`` products the customer does
+  not hold, ranked by how common they are in the customer's segment, offered only with
+  marketing consent, at the product's minimum age, and for credit products only to the
+  risk bands of ``scoring.credit_offer_bands``;
+- ``ops.model_monitoring``: PSI of each model's score and key inputs against its training data.
+
+Every row carries the model names and versions. Each table's partition of the date is
+replaced, so a rerun for the same date is idempotent.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from datetime import date
+from typing import Any
+
+import mlflow
+from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark.sql import functions as F
+
+from fin360 import Fin360Error, lake
+from fin360.config import Config
+from fin360.governance.audit import JobRun, utc_now
+from fin360.logs import stage
+from fin360.ml import anomaly, monitoring, risk, segmentation, tracking
+
+log = logging.getLogger(__name__)
+
+JOB = "score"
+CUSTOMER_SCORES = "gold.customer_scores"
+TRANSACTION_ALERTS = "gold.transaction_alerts"
+NEXT_BEST_OFFER = "gold.next_best_offer"
+CREDIT_CATEGORIES = ("credit_card", "loan")
+
+
+def _model_columns(cfg: Config, family: str, version: str) -> list[F.Column]:
+    return [
+        F.lit(tracking.model_name(cfg, family)).alias(f"{family}_model"),
+        F.lit(version).alias(f"{family}_model_version"),
+    ]
+
+
+def customer_scores(
+    features: DataFrame,
+    segment_model: Any,
+    risk_model: Any,
+    bands: dict[str, float],
+    reason_codes: int,
+) -> DataFrame:
+    """Segment, PD, band and reasons for each row of ``gold.customer_360`` (one date)."""
+    segments = segment_model.transform(features).select("customer_id", "segment_id", "segment_name")
+    scored = risk.with_reason_codes(
+        risk_model, risk.scored(risk_model, risk.as_application(features)), reason_codes
+    )
+    return scored.select(
+        "customer_id",
+        "as_of_date",
+        "pd",
+        risk.risk_band(F.col("pd"), bands).alias("risk_band"),
+        "reason_codes",
+        "marketing_consent",
+    ).join(segments, "customer_id")
+
+
+def transaction_alerts(scored: DataFrame, alert_rate: float) -> DataFrame:
+    """Alerts are the scores at or above the ``1 - alert_rate`` quantile; only they are ranked
+    (a global rank of every transaction would sort the whole window in one partition)."""
+    total = scored.count()
+    if total == 0:
+        return scored.withColumn("is_alert", F.lit(False)).withColumn("alert_rank", F.lit(None))
+    threshold = scored.approxQuantile("anomaly_score", [1 - alert_rate], 0.0001)[0]
+    flagged = scored.withColumn("is_alert", F.col("anomaly_score") >= threshold)
+    order = Window.partitionBy("is_alert").orderBy(F.desc("anomaly_score"), "txn_id")
+    return flagged.withColumn("alert_rank", F.when(F.col("is_alert"), F.row_number().over(order)))
+
+
+def next_best_offers(
+    scores: DataFrame,
+    holdings: DataFrame,
+    products: DataFrame,
+    ages: DataFrame,
+    per_customer: int,
+    credit_bands: list[str],
+) -> DataFrame:
+    """``scores``: customer_id, segment_id, risk_band, marketing_consent; ``holdings``:
+    customer_id, product_code (open accounts); ``products``: the catalogue; ``ages``:
+    customer_id, age. Propensity = share of the segment's customers holding the product."""
+    segment_size = scores.groupBy("segment_id").agg(F.count(F.lit(1)).alias("segment_size"))
+    propensity = (
+        holdings.join(scores.select("customer_id", "segment_id"), "customer_id")
+        .groupBy("segment_id", "product_code")
+        .agg(F.countDistinct("customer_id").alias("holders"))
+        .join(segment_size, "segment_id")
+        .select(
+            "segment_id", "product_code", (F.col("holders") / F.col("segment_size")).alias("propensity")
+        )
+    )  # fmt: skip
+    eligible = (
+        scores.where(F.col("marketing_consent"))
+        .join(ages, "customer_id", "left")
+        .crossJoin(F.broadcast(products))
+        .join(holdings, ["customer_id", "product_code"], "left_anti")
+        .where(F.col("age") >= F.coalesce("min_age", F.lit(0)))
+        .where(~F.col("category").isin(*CREDIT_CATEGORIES) | F.col("risk_band").isin(*credit_bands))
+        .join(propensity, ["segment_id", "product_code"], "left")
+        .withColumn("propensity", F.coalesce("propensity", F.lit(0.0)))
+    )  # fmt: skip
+    order = Window.partitionBy("customer_id").orderBy(F.desc("propensity"), "product_code")
+    return (
+        eligible.withColumn("offer_rank", F.row_number().over(order))
+        .where(F.col("offer_rank") <= per_customer)
+        .select(
+            "customer_id", "offer_rank", "product_code", "product_name", "category",
+            "propensity", "segment_id", "risk_band",
+        )
+    )  # fmt: skip
+
+
+def _customer_inputs(spark: SparkSession, cfg: Config, as_of: date) -> tuple[DataFrame, ...]:
+    from fin360.gold.job import load_sources
+
+    sources = load_sources(spark, cfg)
+    holdings = (
+        sources.accounts.where(F.col("status") != "closed")
+        .select("customer_id", "product_code")
+        .distinct()
+    )
+    products = lake.read(spark, cfg, "silver.products").select(
+        "product_code", "product_name", "category", "min_age"
+    )
+    ages = (
+        sources.customers.where("is_current")
+        .groupBy("customer_id")
+        .agg((F.lit(as_of.year) - F.max("birth_year")).alias("age"))
+    )
+    return holdings, products, ages
+
+
+def _monitor(
+    spark: SparkSession,
+    cfg: Config,
+    as_of: date,
+    family: str,
+    version: str,
+    run_id: str,
+    batch: DataFrame,
+) -> dict[str, float]:
+    ref = mlflow.artifacts.load_dict(f"runs:/{run_id}/{monitoring.REFERENCE_ARTIFACT}")
+    values, rows = monitoring.psi(batch, ref)
+    name = tracking.model_name(cfg, family)
+    drifted = monitoring.record(spark, cfg, as_of, name, version, values, rows)
+    with mlflow.start_run(
+        experiment_id=tracking.experiment_id(cfg, family), run_name=f"monitoring-{as_of}"
+    ):
+        mlflow.log_params({"as_of": as_of.isoformat(), "model_version": version, "rows": rows})
+        mlflow.log_metrics({f"psi_{c}": v for c, v in values.items()})
+        mlflow.log_metric("drifted_columns", len(drifted))
+    return values
+
+
+def run(spark: SparkSession, cfg: Config, as_of: date) -> dict[str, Any]:
+    job = JobRun(spark, cfg, JOB)
+    started = utc_now()
+    tracking.setup(cfg)
+    if not lake.exists(spark, cfg, segmentation.SOURCE_TABLE):
+        raise Fin360Error("gold.customer_360 missing: run `fin360 run gold --as-of ...` first")
+    features = risk.prepared(
+        lake.read(spark, cfg, segmentation.SOURCE_TABLE).where(F.col("as_of_date") == F.lit(as_of))
+    ).cache()
+    try:
+        if features.isEmpty():
+            raise Fin360Error(
+                f"gold.customer_360 has no rows for {as_of}: run `fin360 run gold --as-of {as_of}`"
+            )
+        models = {
+            family: tracking.load(cfg, family, tracking.CHAMPION)
+            for family in (segmentation.FAMILY, risk.FAMILY, anomaly.FAMILY)
+        }
+        versions = {family: version for family, (_, version, _) in models.items()}
+        clock = time.monotonic()
+        with stage(log, JOB, table=CUSTOMER_SCORES, as_of=as_of) as out:
+            scores = customer_scores(
+                features,
+                models[segmentation.FAMILY][0],
+                models[risk.FAMILY][0],
+                cfg["risk.bands"],
+                cfg["risk.reason_codes"],
+            )
+            lake.replace_where(
+                scores.drop("marketing_consent").select(
+                    "*",
+                    *_model_columns(cfg, segmentation.FAMILY, versions[segmentation.FAMILY]),
+                    *_model_columns(cfg, risk.FAMILY, versions[risk.FAMILY]),
+                ),
+                cfg,
+                CUSTOMER_SCORES,
+                f"as_of_date = '{as_of.isoformat()}'",
+                ["as_of_date"],
+            )
+            written = lake.read(spark, cfg, CUSTOMER_SCORES).where(
+                F.col("as_of_date") == F.lit(as_of)
+            )
+            customers = written.count()
+            out.update(rows=customers)
+        with stage(log, JOB, table=NEXT_BEST_OFFER, as_of=as_of) as out:
+            consent = features.select("customer_id", "marketing_consent")
+            offers = next_best_offers(
+                written.join(consent, "customer_id"),
+                *_customer_inputs(spark, cfg, as_of),
+                cfg["scoring.offers_per_customer"],
+                cfg["scoring.credit_offer_bands"],
+            )
+            lake.replace_where(
+                offers.select(
+                    F.lit(as_of).cast("date").alias("as_of_date"),
+                    "*",
+                    *_model_columns(cfg, segmentation.FAMILY, versions[segmentation.FAMILY]),
+                    *_model_columns(cfg, risk.FAMILY, versions[risk.FAMILY]),
+                ),
+                cfg,
+                NEXT_BEST_OFFER,
+                f"as_of_date = '{as_of.isoformat()}'",
+                ["as_of_date"],
+            )
+            out.update(rows=lake.read(spark, cfg, NEXT_BEST_OFFER).where(F.col("as_of_date") == F.lit(as_of)).count())  # fmt: skip
+        with stage(log, JOB, table=TRANSACTION_ALERTS, as_of=as_of) as out:
+            window = anomaly.window_features(spark, cfg, as_of)
+            scored = anomaly.with_reasons(models[anomaly.FAMILY][0].transform(window)).cache()
+            alerts = transaction_alerts(scored, cfg["anomaly.alert_rate"]).select(
+                F.lit(as_of).cast("date").alias("as_of_date"),
+                "txn_id", "customer_id", "event_ts", "txn_type", "amount_base",
+                "anomaly_score", "is_alert", "alert_rank", "reasons",
+                *_model_columns(cfg, anomaly.FAMILY, versions[anomaly.FAMILY]),
+            )  # fmt: skip
+            lake.replace_where(
+                alerts, cfg, TRANSACTION_ALERTS, f"as_of_date = '{as_of.isoformat()}'", ["as_of_date"]
+            )  # fmt: skip
+            stats = (
+                lake.read(spark, cfg, TRANSACTION_ALERTS)
+                .where(F.col("as_of_date") == F.lit(as_of))
+                .agg(F.count(F.lit(1)).alias("rows"), F.count_if("is_alert").alias("alerts"))
+                .first()
+            )
+            out.update(rows=stats["rows"], alerts=stats["alerts"])
+        seconds = time.monotonic() - clock
+        rows_per_second = (customers + stats["rows"]) / seconds if seconds else math.inf
+        log.info(
+            "score as_of=%s customers=%d transactions=%d seconds=%.1f rows_per_second=%.0f",
+            as_of, customers, stats["rows"], seconds, rows_per_second,
+        )  # fmt: skip
+        with stage(log, JOB, table=monitoring.MODEL_MONITORING, as_of=as_of) as out:
+            risk_batch = risk.scored(models[risk.FAMILY][0], risk.as_application(features))
+            segment_batch = models[segmentation.FAMILY][0].transform(features)
+            psi = {
+                family: _monitor(spark, cfg, as_of, family, versions[family], models[family][2], batch)
+                for family, batch in (
+                    (segmentation.FAMILY, segment_batch),
+                    (risk.FAMILY, risk_batch),
+                    (anomaly.FAMILY, scored),
+                )
+            }  # fmt: skip
+            out.update(columns=sum(len(v) for v in psi.values()))
+        scored.unpersist()
+    finally:
+        features.unpersist()
+    summary = {
+        "customers": customers,
+        "transactions": stats["rows"],
+        "alerts": stats["alerts"],
+        "seconds": round(seconds, 1),
+        "rows_per_second": round(rows_per_second),
+        "model_versions": versions,
+        "max_psi": {f: round(max(v.values(), default=0.0), 4) for f, v in psi.items()},
+    }
+    outputs = (CUSTOMER_SCORES, NEXT_BEST_OFFER, TRANSACTION_ALERTS, monitoring.MODEL_MONITORING)
+    job.record(
+        f"scores/{as_of.isoformat()}",
+        "ok",
+        started_at=started,
+        output_rows=customers + stats["rows"],
+        inputs={segmentation.SOURCE_TABLE: lake.version(spark, cfg, segmentation.SOURCE_TABLE)},
+        outputs={t: lake.version(spark, cfg, t) for t in outputs},
+        details=summary,
+    )
+    job.finish("ok", details=summary)
+    return summary
