@@ -48,3 +48,19 @@ def test_missing_source_folder(spark, capsys, tmp_path):
 def test_generator_rejects_bad_arguments(capsys, tmp_path, args, message):
     assert main(["generate", "--env", "test", "--out", str(tmp_path), *args]) == 2
     assert message in _one_error_line(capsys)
+
+
+def test_mlflow_ui_opens_the_configured_store(monkeypatch, tmp_path, capsys):
+    started = []
+    monkeypatch.setattr("os.execvp", lambda file, argv: started.append(argv))
+    db = tmp_path / "mlflow.db"
+    args = ["--env", "test", "--set", f"mlflow.tracking_uri=sqlite:///{db}"]
+    assert main([*args, "mlflow-ui", "--port", "5055"]) == 0
+    command = started[0]
+    assert command[:2] == ["mlflow", "ui"]
+    assert command[command.index("--backend-store-uri") + 1] == f"sqlite:///{db}"
+    assert command[command.index("--port") + 1] == "5055"
+    assert command[command.index("--host") + 1] == "127.0.0.1"
+
+    assert main([*args, "--set", "mlflow.tracking_uri=http://mlflow:5000", "mlflow-ui"]) == 2
+    assert "is a server" in _one_error_line(capsys)
