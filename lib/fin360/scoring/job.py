@@ -77,13 +77,18 @@ def customer_scores(
 def transaction_alerts(scored: DataFrame, alert_rate: float) -> DataFrame:
     """Alerts are the scores at or above the ``1 - alert_rate`` quantile; only they are ranked
     (a global rank of every transaction would sort the whole window in one partition)."""
-    total = scored.count()
-    if total == 0:
-        return scored.withColumn("is_alert", F.lit(False)).withColumn("alert_rank", F.lit(None))
+    unranked = F.lit(None).cast("int").alias("alert_rank")
+    if scored.isEmpty():
+        return scored.select("*", F.lit(False).alias("is_alert"), unranked)
     threshold = scored.approxQuantile("anomaly_score", [1 - alert_rate], 0.0001)[0]
-    flagged = scored.withColumn("is_alert", F.col("anomaly_score") >= threshold)
-    order = Window.partitionBy("is_alert").orderBy(F.desc("anomaly_score"), "txn_id")
-    return flagged.withColumn("alert_rank", F.when(F.col("is_alert"), F.row_number().over(order)))
+    alert = F.col("anomaly_score") >= threshold
+    order = Window.orderBy(F.desc("anomaly_score"), "txn_id")
+    alerts = scored.where(alert).select(
+        "*", F.lit(True).alias("is_alert"), F.row_number().over(order).alias("alert_rank")
+    )
+    return alerts.unionByName(
+        scored.where(~alert).select("*", F.lit(False).alias("is_alert"), unranked)
+    )
 
 
 def next_best_offers(
