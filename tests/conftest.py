@@ -20,6 +20,7 @@ def _paths(root) -> dict[str, str]:
         "paths.truth": str(root / "truth"),
         "paths.checkpoints": str(root / "checkpoints"),
         "paths.mlflow_artifacts": str(root / "mlartifacts"),
+        "paths.reports": str(root / "reports"),
         "mlflow.tracking_uri": f"sqlite:///{root / 'mlflow.db'}",
     }
 
@@ -92,3 +93,29 @@ def gold_lake(spark, silver_lake):
     cfg, _, manifest = silver_lake
     as_of = date.fromisoformat(manifest["end_date"])
     return cfg, as_of, job.run(spark, cfg, as_of)
+
+
+@pytest.fixture(scope="session")
+def scored_lake(spark, gold_lake, tmp_path_factory):
+    """The three families trained on ``gold_lake`` (champions in a SQLite MLflow store) and the
+    lake scored at its as-of date: (cfg, as_of, training results, scoring summary)."""
+    from fin360.ml import anomaly, risk, segmentation
+    from fin360.scoring import job
+    from tests.ml.synthetic import synthetic_loans
+
+    cfg, as_of, _ = gold_lake
+    root = tmp_path_factory.mktemp("scoring")
+    cfg = cfg.with_overrides(
+        {
+            "mlflow.tracking_uri": f"sqlite:///{root / 'mlflow.db'}",
+            "paths.mlflow_artifacts": str(root / "mlartifacts"),
+        }
+    )
+    trained = {
+        "segmentation": segmentation.train(spark, cfg),
+        # the tiny lake has too few mature loans: the risk model learns from a synthetic book
+        # whose columns are customer_360 features
+        "risk": risk.train(spark, cfg, risk.prepared(synthetic_loans(spark))),
+        "anomaly": anomaly.train(spark, cfg, as_of=as_of),
+    }
+    return cfg, as_of, trained, job.run(spark, cfg, as_of)

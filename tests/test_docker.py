@@ -326,14 +326,19 @@ def test_lakehouse_paths_of_docker_yml_are_on_the_shared_volume(docker_cfg):
     services = compose()["services"]
     for name in [*SPARK_SERVICES, "jupyter"]:
         volumes = mounts(services[name])
-        for key in ("lakehouse", "raw", "truth", "checkpoints"):
+        for key in ("lakehouse", "raw", "truth", "checkpoints", "reports"):
             path = docker_cfg.path(key)
             owners = [t for t in volumes if path == t or path.startswith(t.rstrip("/") + "/")]
             assert owners and volumes[owners[0]] == "lakehouse", f"{name}: {key} at {path}"
-        assert volumes[docker_cfg.path("mlflow_artifacts")] == "mlflow-artifacts", name
-    # the server reads the artifacts the drivers write: same volume, same path
-    mlflow = services["mlflow"]
-    assert mounts(mlflow)[docker_cfg.path("mlflow_artifacts")] == "mlflow-artifacts"
+    # artifacts go through the server (proxied): only it mounts their volume
+    owners = [
+        n for n, service in services.items() if "mlflow-artifacts" in mounts(service).values()
+    ]
+    assert owners == ["mlflow"]
+    command = services["mlflow"]["command"]
+    assert mounts(services["mlflow"])[command[command.index("--artifacts-destination") + 1]] == (
+        "mlflow-artifacts"
+    )
 
 
 def test_mlflow_runs_on_postgres_and_accepts_the_hosts_that_call_it(docker_cfg):

@@ -9,6 +9,8 @@
     fin360 [--env ENV] run all [--as-of YYYY-MM-DD]
     fin360 [--env ENV] train segmentation|risk|anomaly | promote segmentation|risk|anomaly
     fin360 [--env ENV] mlflow-ui [--port 5000]
+    fin360 [--env ENV] report [--as-of YYYY-MM-DD] [--out FILE.html]
+    fin360 [--env ENV] package [--out dist] [--no-wheel] [--list]
     fin360 [--env ENV] config
 
 A user mistake (bad config, missing folder, unknown source) prints one ``fin360: error:`` line
@@ -59,7 +61,7 @@ def _common_options(parser: argparse.ArgumentParser, defaults: bool) -> None:
     parser.add_argument(
         "--conf-dir",
         default=default(None),
-        help="config folder (default: $FIN360_CONF_DIR or the project's conf/)",
+        help="config folder (default: $FIN360_CONF_DIR, else the checkout's or ./conf/)",
     )
     parser.add_argument(
         "--set",
@@ -139,6 +141,25 @@ def build_parser() -> argparse.ArgumentParser:
     ui.add_argument("--host", default="127.0.0.1")
     ui.add_argument("--port", type=int, default=5000)
     ui.set_defaults(handler=cmd_mlflow_ui)
+
+    report = commands.add_parser(
+        "report", parents=[common], help="write the HTML report (data quality, models, drift)"
+    )
+    report.add_argument("--as-of", help="date YYYY-MM-DD (default: the latest scoring date)")
+    report.add_argument(
+        "--out", help="HTML file (default: paths.reports/fin360-report-<date>.html)"
+    )
+    report.set_defaults(handler=cmd_report)
+
+    pack = commands.add_parser(
+        "package", parents=[common], help="build the wheel, the --py-files zip and --packages list"
+    )
+    pack.add_argument("--out", default="dist", help="output folder (default: dist)")
+    pack.add_argument("--no-wheel", dest="wheel", action="store_false", help="skip the wheel")
+    pack.add_argument(
+        "--list", action="store_true", help="only print the --packages value and exit"
+    )
+    pack.set_defaults(handler=cmd_package)
 
     doc = commands.add_parser(
         "features-doc", parents=[common], help="write the gold feature dictionary (Markdown)"
@@ -262,6 +283,12 @@ def _features_doc(spark: Any, cfg: Config, args: argparse.Namespace) -> None:
     log.info("wrote %s (%d features)", args.out, len(features.all_features()))
 
 
+def _report(spark: Any, cfg: Config, args: argparse.Namespace) -> None:
+    from fin360 import report
+
+    report.run(spark, cfg, _as_of(args), Path(args.out) if args.out else None)
+
+
 def _train(spark: Any, cfg: Config, args: argparse.Namespace) -> None:
     _family_step(args.family, "train", spark, cfg, _as_of(args))
 
@@ -279,12 +306,15 @@ cmd_features_doc = with_session(_features_doc)
 cmd_all = with_session(_all)
 cmd_run_train = with_session(_run_train)
 cmd_score = with_session(_score)
+cmd_report = with_session(_report)
 
 
 def cmd_mlflow_ui(cfg: Config, args: argparse.Namespace) -> None:
     """Replace this process with ``mlflow ui`` on the configured tracking store."""
+    from fin360.ml.tracking import is_server
+
     uri = cfg["mlflow.tracking_uri"]
-    if uri.startswith(("http://", "https://")):
+    if is_server(cfg):
         raise Fin360Error(f"mlflow.tracking_uri is a server: open {uri} in a browser")
     root = cfg.path("mlflow_artifacts")
     command = [
@@ -294,6 +324,23 @@ def cmd_mlflow_ui(cfg: Config, args: argparse.Namespace) -> None:
     ]  # fmt: skip
     log.info("starting %s", " ".join(command))
     os.execvp(command[0], command)
+
+
+def cmd_package(cfg: Config, args: argparse.Namespace) -> None:
+    from fin360 import packaging
+
+    if args.list:
+        print(",".join(packaging.spark_packages(cfg)))
+        return
+    built = packaging.package(cfg, Path(args.out), wheel=args.wheel)
+    for kind in ("wheel", "zip"):
+        if kind in built:
+            log.info(fields(stage="package", built=kind, path=built[kind]))
+    log.info(fields(stage="package", packages=",".join(built["packages"])))
+    print(
+        f"spark-submit --packages {','.join(built['packages'])} --py-files {built['zip']} "
+        f"jobs/<job>.py --env {cfg.env} ..."
+    )
 
 
 def cmd_config(cfg: Config, args: argparse.Namespace) -> None:

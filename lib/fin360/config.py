@@ -46,6 +46,7 @@ SCHEMA: dict[str, Any] = {
         "truth": str,
         "checkpoints": str,
         "mlflow_artifacts": str,  # artifact root of the embedded MLflow store
+        "reports": str,  # fin360 report writes its HTML here (a local folder of the driver)
     },
     "tables": dict,  # optional per-table location overrides: {"gold.customer_360": "s3a://..."}
     "spark": {
@@ -86,6 +87,7 @@ SCHEMA: dict[str, Any] = {
         "approval_pd_cutoff": float,  # approve when the predicted default probability is below
         "max_fairness_gap": float,  # promotion bound on approval-rate and TPR gaps
         "fairness_min_group": int,  # groups smaller than this are left out of the gaps
+        "models": list,  # model types compared by cross-validation: logistic_regression, gbt
         "cv_folds": int,
         "test_fraction": float,
         "validation_fraction": float,
@@ -162,9 +164,14 @@ def available_envs(conf_dir: Path) -> list[str]:
     return sorted(p.stem for p in conf_dir.glob("*.yml") if p.stem not in special)
 
 
+def _default_conf_dir() -> Path:
+    """The checkout's ``conf/``; from an installed wheel or a ``--py-files`` zip, ``./conf``."""
+    return REPO_CONF_DIR if (REPO_CONF_DIR / "base.yml").is_file() else Path.cwd() / "conf"
+
+
 def load_config(env: str = "local", conf_dir: str | Path | None = None) -> Config:
     """Load ``base.yml`` + ``<env>.yml`` + environment variables, validated."""
-    conf_path = Path(conf_dir or os.environ.get("FIN360_CONF_DIR") or REPO_CONF_DIR).resolve()
+    conf_path = Path(conf_dir or os.environ.get("FIN360_CONF_DIR") or _default_conf_dir()).resolve()
     base_file = conf_path / "base.yml"
     if not base_file.is_file():
         raise ConfigError(

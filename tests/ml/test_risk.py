@@ -84,3 +84,13 @@ def test_risk_band_follows_the_configured_bounds(spark):
     assert got == ["A", "B", "C", "D", "E", None]
     with pytest.raises(Fin360Error, match="must rise"):
         risk.risk_band(F.col("pd"), {"A": 0.5, "B": 0.1})
+
+
+def test_risk_models_come_from_config():
+    from fin360.config import ConfigError
+
+    assert list(risk.candidates(["bureau_score"], ["gbt", "logistic_regression"])) == [
+        "gbt", "logistic_regression",
+    ]  # fmt: skip
+    with pytest.raises(ConfigError, match="risk.models must name some of"):
+        risk.candidates(["bureau_score"], ["xgboost"])

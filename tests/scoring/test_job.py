@@ -1,4 +1,4 @@
-"""Train the three families on the shared tiny lake, score it, and check the score tables."""
+"""Score the shared tiny lake with the three champions and check the score tables."""
 
 from __future__ import annotations
 
@@ -8,29 +8,8 @@ from pyspark.sql import functions as F
 
 from fin360 import lake
 from fin360.cli import main
-from fin360.ml import anomaly, monitoring, risk, segmentation, tracking
+from fin360.ml import anomaly, monitoring, segmentation, tracking
 from fin360.scoring import job
-from tests.ml.synthetic import synthetic_loans
-
-
-@pytest.fixture(scope="module")
-def scored_lake(spark, gold_lake, tmp_path_factory):
-    cfg, as_of, _ = gold_lake
-    root = tmp_path_factory.mktemp("scoring")
-    cfg = cfg.with_overrides(
-        {
-            "mlflow.tracking_uri": f"sqlite:///{root / 'mlflow.db'}",
-            "paths.mlflow_artifacts": str(root / "mlartifacts"),
-        }
-    )
-    trained = {
-        "segmentation": segmentation.train(spark, cfg),
-        # the tiny lake has too few mature loans: the risk model learns from a synthetic book
-        # whose columns are customer_360 features
-        "risk": risk.train(spark, cfg, risk.prepared(synthetic_loans(spark))),
-        "anomaly": anomaly.train(spark, cfg, as_of=as_of),
-    }
-    return cfg, as_of, trained, job.run(spark, cfg, as_of)
 
 
 def test_three_champions_with_their_figures_in_mlflow(spark, scored_lake):

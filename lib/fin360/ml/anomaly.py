@@ -25,9 +25,6 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import mlflow
 import numpy as np
@@ -41,6 +38,7 @@ from pyspark.sql import functions as F
 
 from fin360 import Fin360Error, lake
 from fin360.config import Config
+from fin360.logs import stage
 from fin360.ml import explain, monitoring, tracking
 
 log = logging.getLogger(__name__)
@@ -317,10 +315,9 @@ def train(spark: SparkSession, cfg: Config, as_of: date | None = None) -> dict[s
                     "test_window_end": as_of.isoformat(),
                 }
             )
-            log.info("anomaly fit rows=%d clusters=%d status=start", rows, clusters)
-            fitted = pipeline(clusters).fit(train_df)
-            model = PipelineModel(stages=[*fitted.stages, score_stage(fitted, train_df)])
-            log.info("anomaly fit status=end")
+            with stage(log, FAMILY, step="fit", rows=rows, clusters=clusters):
+                fitted = pipeline(clusters).fit(train_df)
+                model = PipelineModel(stages=[*fitted.stages, score_stage(fitted, train_df)])
             metrics: dict[str, float] = {}
             if cases is not None:
                 metrics, local = evaluate(model.transform(test_df), cases)

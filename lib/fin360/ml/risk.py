@@ -22,9 +22,6 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import mlflow
 import mlflow.spark
@@ -53,7 +50,8 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from fin360 import Fin360Error, lake
-from fin360.config import Config
+from fin360.config import Config, ConfigError
+from fin360.logs import stage
 from fin360.ml import explain, monitoring, tracking
 
 log = logging.getLogger(__name__)
@@ -143,10 +141,11 @@ def pipeline(numeric: list[str], classifier: Any) -> Pipeline:
     )
 
 
-def candidates(numeric: list[str]) -> dict[str, tuple[Pipeline, list]]:
+def candidates(numeric: list[str], names: list[str]) -> dict[str, tuple[Pipeline, list]]:
+    """The model types of ``risk.models``, each with the grid cross-validation searches."""
     lr = LogisticRegression(labelCol=LABEL, weightCol="weight", maxIter=100)
     gbt = GBTClassifier(labelCol=LABEL, weightCol="weight", seed=SEED)
-    return {
+    known = {
         "logistic_regression": (
             pipeline(numeric, lr),
             ParamGridBuilder().addGrid(lr.regParam, [0.01, 0.1]).addGrid(lr.elasticNetParam, [0.0, 0.5]).build(),
@@ -156,6 +155,10 @@ def candidates(numeric: list[str]) -> dict[str, tuple[Pipeline, list]]:
             ParamGridBuilder().addGrid(gbt.maxDepth, [2, 4]).addGrid(gbt.maxIter, [20]).build(),
         ),
     }  # fmt: skip
+    unknown = [n for n in names if n not in known]
+    if unknown or not names:
+        raise ConfigError(f"risk.models must name some of {sorted(known)}, got {names}")
+    return {n: known[n] for n in names}
 
 
 def calibrated(model: PipelineModel, validation: DataFrame) -> PipelineModel:
@@ -366,22 +369,23 @@ def train(spark: SparkSession, cfg: Config, data: DataFrame | None = None) -> di
         with mlflow.start_run(experiment_id=tracking.experiment_id(cfg, FAMILY)) as run:
             tracking.log_lineage(spark, cfg, inputs, data.count())
             best_name, best_model, best_score = None, None, -1.0
-            for name, (estimator, grid) in candidates(numeric).items():
-                log.info(
-                    "risk candidate=%s grid=%d folds=%d status=start",
-                    name, len(grid), cfg["risk.cv_folds"],
-                )  # fmt: skip
-                cv = CrossValidator(
-                    estimator=estimator,
-                    estimatorParamMaps=grid,
-                    evaluator=evaluator,
-                    numFolds=cfg["risk.cv_folds"],
-                    seed=SEED,
-                )
-                model = cv.fit(train_df).bestModel
-                score = evaluator.evaluate(model.transform(split.validation))
-                mlflow.log_metric(f"validation_auc_pr_{name}", score)
-                log.info("risk candidate=%s validation_auc_pr=%.4f status=end", name, score)
+            models = candidates(numeric, cfg["risk.models"])
+            for i, (name, (estimator, grid)) in enumerate(models.items(), 1):
+                folds = cfg["risk.cv_folds"]
+                progress = f"{i}/{len(models)}"
+                with stage(log, FAMILY, candidate=name, grid=len(grid), folds=folds,
+                           progress=progress) as out:  # fmt: skip
+                    cv = CrossValidator(
+                        estimator=estimator,
+                        estimatorParamMaps=grid,
+                        evaluator=evaluator,
+                        numFolds=folds,
+                        seed=SEED,
+                    )
+                    model = cv.fit(train_df).bestModel
+                    score = evaluator.evaluate(model.transform(split.validation))
+                    mlflow.log_metric(f"validation_auc_pr_{name}", score)
+                    out.update(validation_auc_pr=f"{score:.4f}")
                 if score > best_score:
                     best_name, best_model, best_score = name, model, score
             final = calibrated(best_model, split.validation)

@@ -22,9 +22,6 @@ from math import comb
 from pathlib import Path
 from typing import Any
 
-import matplotlib
-
-matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import mlflow
 import numpy as np
@@ -41,6 +38,7 @@ from scipy.optimize import linear_sum_assignment
 
 from fin360 import Fin360Error, lake
 from fin360.config import Config
+from fin360.logs import stage
 from fin360.ml import monitoring, tracking
 
 log = logging.getLogger(__name__)
@@ -279,19 +277,24 @@ def train(spark: SparkSession, cfg: Config, data: DataFrame | None = None) -> di
                 }
             )
             results, best = [], None
-            for algorithm in algorithms:
-                for k in ks:
-                    with mlflow.start_run(
+            grid = [(algorithm, k) for algorithm in algorithms for k in ks]
+            for i, (algorithm, k) in enumerate(grid, 1):
+                with (
+                    stage(
+                        log, FAMILY, candidate=algorithm, k=k, progress=f"{i}/{len(grid)}"
+                    ) as out,
+                    mlflow.start_run(
                         experiment_id=experiment, run_name=f"{algorithm}-k{k}", nested=True
-                    ):
-                        model = clusterer(algorithm, k).fit(prepared)
-                        score = silhouette(model.transform(prepared))
-                        mlflow.log_params({"algorithm": algorithm, "k": k})
-                        mlflow.log_metric("silhouette", score)
-                    log.info("segmentation candidate=%s k=%d silhouette=%.4f", algorithm, k, score)
-                    results.append({"algorithm": algorithm, "k": k, "silhouette": score})
-                    if best is None or score > best[0]:
-                        best = (score, algorithm, k, model)
+                    ),
+                ):
+                    model = clusterer(algorithm, k).fit(prepared)
+                    score = silhouette(model.transform(prepared))
+                    mlflow.log_params({"algorithm": algorithm, "k": k})
+                    mlflow.log_metric("silhouette", score)
+                    out.update(silhouette=f"{score:.4f}")
+                results.append({"algorithm": algorithm, "k": k, "silhouette": score})
+                if best is None or score > best[0]:
+                    best = (score, algorithm, k, model)
             score, algorithm, k, model = best
             predictions = model.transform(prepared)
             prof = profile(predictions, features)

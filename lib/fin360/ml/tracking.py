@@ -39,26 +39,44 @@ def setup(cfg: Config) -> MlflowClient:
     return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
+def is_server(cfg: Config) -> bool:
+    return cfg["mlflow.tracking_uri"].startswith(("http://", "https://"))
+
+
 def model_name(cfg: Config, family: str) -> str:
     return f"{cfg['mlflow.experiment_prefix']}-{family}"
 
 
 def experiment_id(cfg: Config, family: str) -> str:
-    """The family's experiment, created on first use with the configured artifact root."""
+    """The family's experiment, created on first use. A tracking server keeps the artifacts where
+    it was told to (``--artifacts-destination``, served to clients through the server); the
+    embedded store puts them under ``paths.mlflow_artifacts``."""
     name = model_name(cfg, family)
     found = mlflow.get_experiment_by_name(name)
     if found is not None:
         return found.experiment_id
+    if is_server(cfg):
+        return mlflow.create_experiment(name)
     root = cfg.path("mlflow_artifacts")
     location = root if "://" in root else Path(root).resolve().as_uri()
     return mlflow.create_experiment(name, artifact_location=f"{location}/{name}")
+
+
+def run_tags(cfg: Config, run_type: str) -> dict[str, str]:
+    """Tags of every fin360 run; ``fin360.run_type`` (training, promotion, monitoring, report)
+    lets the UI and ``mlflow.search_runs`` tell the runs of an experiment apart."""
+    return {
+        "fin360.run_type": run_type,
+        "fin360.code_version": code_version(),
+        "fin360.env": cfg.env,
+    }
 
 
 def log_lineage(spark: SparkSession, cfg: Config, tables: list[str], rows: int) -> None:
     """Tag the active run with the Delta versions it read, the code version and the data scale."""
     for table in tables:
         mlflow.log_param(f"input.{table}.version", lake.version(spark, cfg, table))
-    mlflow.set_tags({"fin360.code_version": code_version(), "fin360.env": cfg.env})
+    mlflow.set_tags({**run_tags(cfg, "training")})
     mlflow.log_param("data.rows", rows)
 
 
@@ -149,7 +167,11 @@ def promote(
         f"champion_{primary}": champion,
         f"challenger_{primary}": challenger,
     }
-    with mlflow.start_run(experiment_id=experiment_id(cfg, family), run_name="promotion"):
+    with mlflow.start_run(
+        experiment_id=experiment_id(cfg, family),
+        run_name="promotion",
+        tags=run_tags(cfg, "promotion"),
+    ):
         mlflow.log_params({k: v for k, v in decision.items() if not isinstance(v, float)})
         mlflow.log_metrics({k: v for k, v in decision.items() if isinstance(v, float)})
         mlflow.log_metric("promoted", float(promoted))

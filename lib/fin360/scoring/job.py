@@ -167,7 +167,9 @@ def _monitor(
     name = tracking.model_name(cfg, family)
     drifted = monitoring.record(spark, cfg, as_of, name, version, values, rows)
     with mlflow.start_run(
-        experiment_id=tracking.experiment_id(cfg, family), run_name=f"monitoring-{as_of}"
+        experiment_id=tracking.experiment_id(cfg, family),
+        run_name=f"monitoring-{as_of}",
+        tags=tracking.run_tags(cfg, "monitoring"),
     ):
         mlflow.log_params({"as_of": as_of.isoformat(), "model_version": version, "rows": rows})
         mlflow.log_metrics({f"psi_{c}": v for c, v in values.items()})

@@ -1,0 +1,103 @@
+"""``fin360 report`` on the scored tiny lake: every section, every image embedded and decodable,
+the same figures in MLflow, and the page rendered by headless Chromium with all its images."""
+
+from __future__ import annotations
+
+import base64
+import re
+import shutil
+import subprocess
+
+import mlflow
+import pytest
+from pyspark.sql import functions as F
+
+from fin360 import lake, report
+from fin360.cli import main
+from fin360.ml import tracking
+from fin360.scoring import job
+
+SECTIONS = [
+    "Row counts per layer", "Data quality (latest silver run)", "Customer segments",
+    "Credit risk", "Transaction anomalies", "Score drift (PSI)",
+]  # fmt: skip
+IMAGE = re.compile(r'<img alt="([^"]*)" src="data:image/png;base64,([A-Za-z0-9+/=]+)">')
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+# appended to a copy of the page only: counts the images the browser decoded, into the title
+PROBE = """<script>window.addEventListener("load", () => {
+  const images = [...document.images];
+  const drawn = images.filter(i => i.complete && i.naturalWidth > 0).length;
+  document.title = `rendered ${drawn}/${images.length} height=${document.body.scrollHeight}`;
+});</script>"""
+
+
+@pytest.fixture(scope="module")
+def written(spark, scored_lake, tmp_path_factory):
+    cfg, as_of, _, _ = scored_lake
+    out = report.run(spark, cfg, as_of, tmp_path_factory.mktemp("report") / "report.html")
+    return cfg, as_of, out
+
+
+def test_report_has_every_section_with_embedded_figures(spark, written):
+    cfg, as_of, out = written
+    page = out.read_text(encoding="utf-8")
+    assert [t for t in SECTIONS if f"<h2>{t}</h2>" not in page] == []
+    images = IMAGE.findall(page)
+    captions = [caption for caption, _ in images]
+    for expected in (
+        "Rows per Delta table",
+        "roc_curve.png",
+        "calibration_curve.png",
+        "lift_by_decile.png",
+        "fairness.png",
+        "segment_profiles.png",
+        "precision_recall.png",
+        "Scored PD and risk bands",
+        "Population stability",
+    ):
+        assert any(c.startswith(expected) for c in captions), (expected, captions)  # fmt: skip
+    assert all(base64.b64decode(data).startswith(b"\x89PNG\r\n\x1a\n") for _, data in images)
+    assert not re.search(r'(src|href)="(?!data:|#)', page)  # self-contained: nothing to fetch
+
+    # the top alert and its reasons are listed
+    top = (
+        lake.read(spark, cfg, job.TRANSACTION_ALERTS)
+        .where((F.col("as_of_date") == F.lit(as_of)) & (F.col("alert_rank") == 1))
+        .first()
+    )
+    assert top.txn_id in page and top.reasons[0] in page
+    assert "No " not in re.sub(r"<table.*?</table>", "", page, flags=re.S)  # no section missed data
+
+
+def test_report_figures_are_logged_to_mlflow(written):
+    cfg, as_of, out = written
+    client = tracking.setup(cfg)
+    runs = mlflow.search_runs(experiment_names=[tracking.model_name(cfg, "report")])
+    run_id = runs[runs["params.as_of"] == as_of.isoformat()]["run_id"].iloc[0]
+    figures = {a.path for a in client.list_artifacts(run_id, "figures")}
+    assert {"figures/row_counts.png", "figures/psi.png", "figures/pd_distribution.png"} <= figures
+    assert out.name in {a.path for a in client.list_artifacts(run_id)}
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="needs chromium (apt-get install chromium)")
+def test_report_renders_in_headless_chromium(written, tmp_path):
+    _, _, out = written
+    page = out.read_text(encoding="utf-8")
+    probe = tmp_path / "probe.html"
+    probe.write_text(page.replace("</body>", PROBE + "</body>"), encoding="utf-8")
+    command = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
+               "--disable-background-networking", "--virtual-time-budget=10000",
+               "--dump-dom", probe.as_uri()]  # fmt: skip
+    dom = subprocess.run(command, capture_output=True, text=True, timeout=120, check=True).stdout
+    title = re.search(r"<title>rendered (\d+)/(\d+) height=(\d+)</title>", dom)
+    assert title, dom[:500]
+    drawn, total, height = map(int, title.groups())
+    assert drawn == total == len(IMAGE.findall(page)) >= 10
+    assert height > 3000  # laid out: tables and figures take room
+
+
+def test_report_without_gold_is_a_clear_error(tmp_path, capsys):
+    code = main(["--env", "test", "report", "--set", f"paths.lakehouse={tmp_path / 'empty'}",
+                 "--set", f"mlflow.tracking_uri=sqlite:///{tmp_path / 'm.db'}"])  # fmt: skip
+    assert code == 2
+    assert "no gold tables yet" in capsys.readouterr().err
