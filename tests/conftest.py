@@ -69,7 +69,13 @@ def bronze_lake(spark, tmp_path_factory, generated):
     raw, truth, manifest = generated
     root = tmp_path_factory.mktemp("lake")
     cfg = load_config("test").with_overrides(
-        {**_paths(root), "paths.raw": str(raw), "paths.truth": str(truth)}
+        {
+            **_paths(root),
+            "paths.raw": str(raw),
+            "paths.truth": str(truth),
+            # the generator's injected anomalies stand in for a bank's confirmed cases
+            "anomaly.labels": str(truth / "anomalies.parquet"),
+        }
     )
     return cfg, bronze.run(spark, cfg), manifest
 

@@ -105,7 +105,7 @@ def test_overrides_are_validated():
         cfg.with_overrides({"generator.customer": 50})
 
 
-def test_sources_declare_formats_keys_and_pii():
+def test_sources_declare_formats_and_pii():
     sources = load_sources(load_config("test"))
     assert {s.format for s in sources.values()} == {"csv", "json", "parquet", "fixed_width"}
     crm = sources["crm_customers"]
@@ -123,6 +123,10 @@ def test_sources_declare_formats_keys_and_pii():
         ("format: csv\n    columns: [a]\n    pii: [b]", "pii names undeclared column"),
         ("format: fixed_width\n    columns: [a]", "needs a positive integer 'width'"),
         ("format: csv", "declares no columns"),
+        (
+            "format: csv\n    columns: [a]\n    options: {delimeter: x}",
+            "unknown csv option 'delimeter'",
+        ),
     ],
 )
 def test_bad_source_declarations(conf_dir, entry, expected):

@@ -11,6 +11,9 @@
     fin360 [--env ENV] mlflow-ui [--port 5000]
     fin360 [--env ENV] report [--as-of YYYY-MM-DD] [--out FILE.html]
     fin360 [--env ENV] package [--out dist] [--no-wheel] [--list]
+    fin360 [--env ENV] [--bank BANK] sources check [--source NAME ...]
+    fin360 [--env ENV] evaluate [--as-of YYYY-MM-DD]
+    fin360 canonical-doc | features-doc
     fin360 [--env ENV] config
 
 A user mistake (bad config, missing folder, unknown source) prints one ``fin360: error:`` line
@@ -64,6 +67,11 @@ def _common_options(parser: argparse.ArgumentParser, defaults: bool) -> None:
         help="config folder (default: $FIN360_CONF_DIR, else the checkout's or ./conf/)",
     )
     parser.add_argument(
+        "--bank",
+        default=default(None),
+        help="bank overlay: conf/banks/<bank>/ (default: $FIN360_BANK, else none)",
+    )
+    parser.add_argument(
         "--set",
         dest="overrides",
         action="append",
@@ -93,6 +101,13 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--workers", type=int)
     gen.add_argument(
         "--out", help="write raw files to OUT/raw and truth to OUT/truth (default: paths.*)"
+    )
+    gen.add_argument(
+        "--layout",
+        default="standard",
+        metavar="NAME",
+        help="the generator's export layout of the bank (default: standard; the generator "
+        "lists the others)",
     )
     gen.set_defaults(handler=cmd_generate)
 
@@ -167,6 +182,32 @@ def build_parser() -> argparse.ArgumentParser:
     doc.add_argument("--out", default="docs/feature_dictionary.md")
     doc.set_defaults(handler=cmd_features_doc)
 
+    canon = commands.add_parser(
+        "canonical-doc", parents=[common], help="write the canonical model's reference (Markdown)"
+    )
+    canon.add_argument("--out", default="docs/canonical_model.md")
+    canon.set_defaults(handler=cmd_canonical_doc)
+
+    srcs = commands.add_parser("sources", help="onboard a bank's sources")
+    src_cmds = srcs.add_subparsers(dest="sources_command", required=True)
+    check = src_cmds.add_parser(
+        "check",
+        parents=[common],
+        help="read each source's latest raw batch and map it, without writing: columns, "
+        "mapping errors, rows that would be quarantined and why",
+    )
+    check.add_argument("--source", action="append", help="only this source (repeatable)")
+    check.add_argument("--sample", type=int, default=5, help="quarantined rows shown per entity")
+    check.set_defaults(handler=cmd_sources_check)
+
+    grade = commands.add_parser(
+        "evaluate",
+        parents=[common],
+        help="grade entity resolution, segments and alerts against the generator's planted truth",
+    )
+    grade.add_argument("--as-of", help="scoring date to grade (default: the latest)")
+    grade.set_defaults(handler=cmd_evaluate)
+
     show = commands.add_parser("config", parents=[common], help="print the merged configuration")
     show.set_defaults(handler=cmd_config)
     return parser
@@ -182,13 +223,15 @@ def cmd_generate(cfg: Config, args: argparse.Namespace) -> None:
     out = Path(args.out).resolve() if args.out else None
     raw = str(out / "raw") if out else cfg.path("raw")
     truth = str(out / "truth") if out else cfg.path("truth")
-    log.info(fields(stage="generate", status="start", raw=raw, truth=truth, **gen))
+    layout = args.layout
+    log.info(fields(stage="generate", status="start", raw=raw, truth=truth, layout=layout, **gen))
     try:
         manifest = generate(
             raw,
             truth,
             chunk_customers=cfg["generator.chunk_customers"],
             progress=lambda line: log.info("generate %s", line),
+            layout=layout,
             **gen,
         )
     except ValueError as exc:  # the generator's argument checks
@@ -283,6 +326,32 @@ def _features_doc(spark: Any, cfg: Config, args: argparse.Namespace) -> None:
     log.info("wrote %s (%d features)", args.out, len(features.all_features()))
 
 
+def _sources_check(spark: Any, cfg: Config, args: argparse.Namespace) -> None:
+    from fin360 import onboarding
+
+    reports = onboarding.check(spark, cfg, args.source, args.sample)
+    print(onboarding.render(reports))
+    failed = [r.name for r in reports if not r.ok]
+    if failed:
+        raise Fin360Error(f"{len(failed)} source(s) need attention: {', '.join(failed)}")
+
+
+def _evaluate(spark: Any, cfg: Config, args: argparse.Namespace) -> None:
+    import json
+
+    from fin360 import eval as grading
+
+    print(json.dumps(grading.run(spark, cfg, _as_of(args)), indent=2, default=str))
+
+
+def cmd_canonical_doc(cfg: Config, args: argparse.Namespace) -> None:
+    from fin360 import canonical
+
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(canonical.render_doc(), encoding="utf-8")
+    log.info("wrote %s (%d entities)", args.out, len(canonical.ENTITIES))
+
+
 def _report(spark: Any, cfg: Config, args: argparse.Namespace) -> None:
     from fin360 import report
 
@@ -307,6 +376,8 @@ cmd_all = with_session(_all)
 cmd_run_train = with_session(_run_train)
 cmd_score = with_session(_score)
 cmd_report = with_session(_report)
+cmd_sources_check = with_session(_sources_check)
+cmd_evaluate = with_session(_evaluate)
 
 
 def cmd_mlflow_ui(cfg: Config, args: argparse.Namespace) -> None:
@@ -351,7 +422,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     setup_logging(args.log_level)
     try:
-        cfg = load_config(args.env, args.conf_dir)
+        cfg = load_config(args.env, args.conf_dir, args.bank)
         if args.overrides:
             cfg = cfg.with_overrides(dict(args.overrides), origin="--set")
         args.handler(cfg, args)

@@ -30,6 +30,7 @@ ENV_ALIASES = {
     "FIN360_TRUTH": "paths.truth",
     "FIN360_CHECKPOINTS": "paths.checkpoints",
     "FIN360_SPARK_MASTER": "spark.master",
+    "FIN360_BANK": "bank",
     "MLFLOW_TRACKING_URI": "mlflow.tracking_uri",
 }
 # Any other key: FIN360__SECTION__KEY=value, value parsed as YAML
@@ -40,6 +41,7 @@ OptStr = (str, type(None))
 # key -> expected type(s), or a nested schema. `dict` marks a free-form mapping.
 SCHEMA: dict[str, Any] = {
     "app_name": str,
+    "bank": OptStr,  # the bank overlay in effect (conf/banks/<bank>/), set by load_config
     "paths": {
         "lakehouse": str,
         "raw": str,
@@ -48,7 +50,7 @@ SCHEMA: dict[str, Any] = {
         "mlflow_artifacts": str,  # artifact root of the embedded MLflow store
         "reports": str,  # fin360 report writes its HTML here (a local folder of the driver)
     },
-    "tables": dict,  # optional per-table location overrides: {"gold.customer_360": "s3a://..."}
+    "tables": dict,  # optional per-table location overrides: {"<layer>.<table>": "s3a://..."}
     "spark": {
         "master": OptStr,  # null: leave it to spark-submit
         "shuffle_partitions": int,
@@ -93,6 +95,11 @@ SCHEMA: dict[str, Any] = {
         "validation_fraction": float,
         "bands": dict,  # risk band -> upper PD bound (exclusive), ascending; above the last: E
         "reason_codes": int,  # reason codes per customer
+        "label": {  # what "defaulted" means for the training label
+            "default_statuses": list,  # loan statuses that are a default
+            "dpd_threshold": int,  # days past due (worst in 12 months) that make a default
+            "observation_months": int,  # a loan is mature once observed this long
+        },
     },
     "segmentation": {
         "features": list,  # gold.customer_360 columns the segments are built on
@@ -164,13 +171,24 @@ def available_envs(conf_dir: Path) -> list[str]:
     return sorted(p.stem for p in conf_dir.glob("*.yml") if p.stem not in special)
 
 
+def available_banks(conf_dir: Path) -> list[str]:
+    return sorted(p.name for p in (conf_dir / "banks").glob("*") if p.is_dir())
+
+
 def _default_conf_dir() -> Path:
     """The checkout's ``conf/``; from an installed wheel or a ``--py-files`` zip, ``./conf``."""
     return REPO_CONF_DIR if (REPO_CONF_DIR / "base.yml").is_file() else Path.cwd() / "conf"
 
 
-def load_config(env: str = "local", conf_dir: str | Path | None = None) -> Config:
-    """Load ``base.yml`` + ``<env>.yml`` + environment variables, validated."""
+def load_config(
+    env: str = "local", conf_dir: str | Path | None = None, bank: str | None = None
+) -> Config:
+    """Load ``base.yml`` + ``<env>.yml`` + the bank overlay + environment variables, validated.
+
+    A bank overlay (``bank`` or ``FIN360_BANK``) is the folder ``conf/banks/<bank>/``: its
+    ``bank.yml`` (optional) is merged after the environment's file, and its ``sources.yml``
+    and ``dq_rules.yml``, where present, replace the default ones. Onboarding a bank is
+    adding such a folder: YAML only."""
     conf_path = Path(conf_dir or os.environ.get("FIN360_CONF_DIR") or _default_conf_dir()).resolve()
     base_file = conf_path / "base.yml"
     if not base_file.is_file():
@@ -183,12 +201,32 @@ def load_config(env: str = "local", conf_dir: str | Path | None = None) -> Confi
             f"unknown environment '{env}': {env_file} not found "
             f"(available: {', '.join(available_envs(conf_path))})"
         )
+    bank = bank or os.environ.get("FIN360_BANK") or None
+    files = [base_file, env_file]
+    bank_defaults: dict[str, Any] = {}
+    if bank:
+        bank_dir = conf_path / "banks" / bank
+        if not bank_dir.is_dir():
+            raise ConfigError(
+                f"unknown bank '{bank}': {bank_dir} not found "
+                f"(available: {', '.join(available_banks(conf_path)) or 'none'})"
+            )
+        bank_defaults["bank"] = bank
+        for name, key in (("sources.yml", "sources_file"), ("dq_rules.yml", "dq_rules_file")):
+            if (bank_dir / name).is_file():
+                section = "bronze" if key == "sources_file" else "silver"
+                bank_defaults.setdefault(section, {})[key] = f"banks/{bank}/{name}"
+        if (bank_dir / "bank.yml").is_file():
+            files.append(bank_dir / "bank.yml")
     merged: dict[str, Any] = {}
-    for file in (base_file, env_file):
+    for file in files:
         layer = read_yaml(file)
         _validate(layer, SCHEMA, str(file))
         merged = _deep_merge(merged, _substitute(layer, str(file)))
+        if file == env_file:
+            merged = _deep_merge(merged, bank_defaults)
     env_layer = _environment_layer(os.environ)
+    env_layer.pop("bank", None)  # FIN360_BANK chose the overlay above
     merged = _deep_merge(merged, env_layer)
     return Config(env, _resolve_paths(merged, conf_path.parent), conf_path)
 
@@ -299,6 +337,9 @@ def _resolve_paths(values: dict[str, Any], root: Path) -> dict[str, Any]:
             value if "://" in value or os.path.isabs(value) else str((root / value).resolve())
         )
     out = {**values, "paths": paths}
+    labels = values.get("anomaly", {}).get("labels")
+    if labels and "://" not in labels and not os.path.isabs(labels):
+        out["anomaly"] = {**values["anomaly"], "labels": str((root / labels).resolve())}
     uri = values.get("mlflow", {}).get("tracking_uri", "")
     if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
         db = (root / uri[len("sqlite:///") :]).resolve()
@@ -310,34 +351,48 @@ def _resolve_paths(values: dict[str, Any], root: Path) -> dict[str, Any]:
 
 SOURCE_FORMATS = {"csv", "json", "parquet", "fixed_width"}
 SOURCE_KEYS = {
-    "format", "path", "encoding", "encodings", "columns", "keys", "pii", "description", "timezone",
+    "format", "path", "encoding", "encodings", "options", "columns", "pii", "description",
+    "timezone", "entities",
 }  # fmt: skip
-COLUMN_KEYS = {"name", "type", "required", "width"}
+COLUMN_KEYS = {"name", "required", "width"}
+# Reader options per format: name -> type. `decimal` is the decimal separator of the source's
+# numbers (parsed in silver); the rest are how the files are read.
+READER_OPTIONS: dict[str, dict[str, type | tuple[type, ...]]] = {
+    "csv": {
+        "delimiter": str, "quote": str, "escape": str, "header": bool, "null_values": list,
+        "skip_lines": int, "comment": str, "multiline": bool, "decimal": str,
+    },
+    "json": {"decimal": str},
+    "fixed_width": {"decimal": str, "null_values": list},
+    "parquet": {"decimal": str},
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
 class ColumnSpec:
     name: str
-    type: str = "string"
     required: bool = False
     width: int | None = None  # fixed-width sources only
 
 
 @dataclass(frozen=True)
 class SourceSpec:
-    """One raw source as declared in ``conf/sources.yml``."""
+    """One raw source as declared in the sources file: how to read it (bronze) and how it maps
+    onto the canonical model (``entities``, parsed by :mod:`fin360.silver.mapping`)."""
 
     name: str
     format: str
     path: str  # relative to paths.raw
     columns: tuple[ColumnSpec, ...]
-    keys: tuple[str, ...] = ()
-    pii: tuple[str, ...] = ()
+    pii: tuple[str, ...] = ()  # source columns holding personal data: never shown or quarantined
     encoding: str = "UTF-8"
     # file-name glob -> encoding, for sources whose files differ (a branch exporting GBK)
     encodings: dict[str, str] = field(default_factory=dict)
+    options: dict[str, Any] = field(default_factory=dict)
     description: str = ""
     timezone: str | None = None  # of wall-clock times without a zone; else silver's default
+    entities: dict[str, Any] = field(default_factory=dict)  # entity -> raw mapping
+    origin: str = ""  # the file it was declared in, for error messages
 
     @property
     def column_names(self) -> list[str]:
@@ -347,10 +402,17 @@ class SourceSpec:
     def required_columns(self) -> list[str]:
         return [c.name for c in self.columns if c.required]
 
+    def option(self, name: str, default: Any = None) -> Any:
+        return self.options.get(name, default)
+
+
+def sources_file(cfg: Config) -> Path:
+    return cfg.conf_dir / cfg["bronze.sources_file"]
+
 
 def load_sources(cfg: Config) -> dict[str, SourceSpec]:
     """Parse and validate the source declarations named by ``bronze.sources_file``."""
-    file = cfg.conf_dir / cfg["bronze.sources_file"]
+    file = sources_file(cfg)
     if not file.is_file():
         raise ConfigError(f"sources file {file} not found (bronze.sources_file)")
     data = read_yaml(file).get("sources")
@@ -359,19 +421,41 @@ def load_sources(cfg: Config) -> dict[str, SourceSpec]:
     return {name: _parse_source(name, spec, str(file)) for name, spec in data.items()}
 
 
+def _unknown_key(where: str, found: set[str], allowed: set[str], what: str = "key") -> None:
+    unknown = sorted(found - allowed)
+    if unknown:
+        close = difflib.get_close_matches(unknown[0], sorted(allowed), n=1)
+        hint = f" (did you mean '{close[0]}'?)" if close else ""
+        raise ConfigError(f"{where}: unknown {what} '{unknown[0]}'{hint}")
+
+
 def _parse_source(name: str, spec: Any, origin: str) -> SourceSpec:
     where = f"{origin}: source '{name}'"
     if not isinstance(spec, dict):
         raise ConfigError(f"{where} must be a mapping")
-    unknown = set(spec) - SOURCE_KEYS
-    if unknown:
-        key = sorted(unknown)[0]
-        close = difflib.get_close_matches(key, sorted(SOURCE_KEYS), n=1)
-        hint = f" (did you mean '{close[0]}'?)" if close else ""
-        raise ConfigError(f"{where}: unknown key '{key}'{hint}")
+    _unknown_key(where, set(spec), SOURCE_KEYS)
     fmt = spec.get("format")
     if fmt not in SOURCE_FORMATS:
         raise ConfigError(f"{where}: format must be one of {sorted(SOURCE_FORMATS)}, got {fmt!r}")
+    options = spec.get("options") or {}
+    if not isinstance(options, dict):
+        raise ConfigError(f"{where}: 'options' must be a mapping")
+    allowed = READER_OPTIONS[fmt]
+    _unknown_key(f"{where} options", set(options), set(allowed), f"{fmt} option")
+    for key, value in options.items():
+        if (isinstance(value, bool) and allowed[key] is not bool) or not isinstance(
+            value, allowed[key]
+        ):
+            raise ConfigError(
+                f"{where}: option '{key}' must be {allowed[key].__name__}, got {value!r}"
+            )
+    for key in ("delimiter", "quote", "escape", "comment", "decimal"):
+        if key in options and len(options[key]) != 1:
+            raise ConfigError(
+                f"{where}: option '{key}' must be one character, got {options[key]!r}"
+            )
+    if options.get("skip_lines", 0) < 0:
+        raise ConfigError(f"{where}: option 'skip_lines' must be 0 or more")
     columns = []
     for col in spec.get("columns") or []:
         if isinstance(col, str):
@@ -380,30 +464,33 @@ def _parse_source(name: str, spec: Any, origin: str) -> SourceSpec:
             raise ConfigError(f"{where}: bad column entry {col!r} (keys: {sorted(COLUMN_KEYS)})")
         columns.append(
             ColumnSpec(
-                name=col["name"],
-                type=col.get("type", "string"),
-                required=bool(col.get("required", False)),
-                width=col.get("width"),
+                name=col["name"], required=bool(col.get("required", False)), width=col.get("width")
             )
         )
     if not columns:
         raise ConfigError(f"{where}: declares no columns")
     names = [c.name for c in columns]
+    if len(set(names)) != len(names):
+        raise ConfigError(f"{where}: a column is declared twice")
     if fmt == "fixed_width" and any(not isinstance(c.width, int) or c.width <= 0 for c in columns):
         raise ConfigError(f"{where}: every fixed_width column needs a positive integer 'width'")
-    for listed in ("keys", "pii"):
-        missing = [c for c in spec.get(listed) or [] if c not in names]
-        if missing:
-            raise ConfigError(f"{where}: {listed} names undeclared column(s) {missing}")
+    missing = [c for c in spec.get("pii") or [] if c not in names]
+    if missing:
+        raise ConfigError(f"{where}: pii names undeclared column(s) {missing}")
+    entities = spec.get("entities") or {}
+    if not isinstance(entities, dict):
+        raise ConfigError(f"{where}: 'entities' must be a mapping of entity -> column mapping")
     return SourceSpec(
         name=name,
         format=fmt,
         path=spec.get("path", name),
         columns=tuple(columns),
-        keys=tuple(spec.get("keys") or ()),
         pii=tuple(spec.get("pii") or ()),
         encoding=spec.get("encoding", "UTF-8"),
         encodings=dict(spec.get("encodings") or {}),
+        options=dict(options),
         description=spec.get("description", ""),
         timezone=spec.get("timezone"),
+        entities=entities,
+        origin=origin,
     )

@@ -54,6 +54,7 @@ def append(
     txn_app_id: str | None = None,
     txn_version: int = 0,
     merge_schema: bool = False,
+    partition_by: list[str] | None = None,
 ) -> None:
     """Append ``df`` to a Delta table (created on first write).
 
@@ -66,6 +67,8 @@ def append(
         writer = writer.option("txnAppId", txn_app_id).option("txnVersion", txn_version)
     if merge_schema:
         writer = writer.option("mergeSchema", "true")
+    if partition_by:
+        writer = writer.partitionBy(*partition_by)
     writer.save(table_path(cfg, name))
 
 

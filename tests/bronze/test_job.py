@@ -61,20 +61,27 @@ def test_new_batch_appends_and_drift_is_recorded(spark, cfg, generated, tmp_path
     cfg = _with_raw(cfg, local_raw)
     job.run(spark, cfg, sources=[source])
     table = f"bronze.{source}"
-    assert "wallet_provider" not in lake.read(spark, cfg, table).columns
+    assert "loyalty_tier" not in lake.read(spark, cfg, table).columns
 
+    # the next delivery carries a field nobody declared: it lands, and the drift is recorded
     shutil.copytree(raw / source / "batch=b0002", local_raw / source / "batch=b0002")
+    for part in (local_raw / source / "batch=b0002").iterdir():
+        lines = part.read_text(encoding="utf-8").splitlines()
+        drifted = [
+            line[:-1] + ',"loyalty_tier":"gold"}' if line.endswith("}") else line for line in lines
+        ]
+        part.write_text("\n".join(drifted) + "\n", encoding="utf-8")
     summary = job.run(spark, cfg, sources=[source])
-    assert [(r.batch_id, r.new_columns) for r in summary.landed] == [("b0002", ["wallet_provider"])]
+    assert [(r.batch_id, r.new_columns) for r in summary.landed] == [("b0002", ["loyalty_tier"])]
     landed = lake.read(spark, cfg, table)
     per_batch = {r["_batch_id"]: r["count"] for r in landed.groupBy("_batch_id").count().collect()}
     batches = manifest["sources"][source]
     assert per_batch == {b: v["records"] - v["malformed"] for b, v in batches.items()}
     old_rows = landed.where("_batch_id = 'b0001'")
-    assert old_rows.where(F.col("wallet_provider").isNotNull()).count() == 0
-    assert landed.where("_batch_id = 'b0002' and wallet_provider is not null").count() > 0
+    assert old_rows.where(F.col("loyalty_tier").isNotNull()).count() == 0
+    assert landed.where("_batch_id = 'b0002' and loyalty_tier is not null").count() > 0
     run = _job_runs(spark, cfg).where(f"unit = '{source}/b0002'").first()
-    assert '"new_columns": ["wallet_provider"]' in run["details"]
+    assert '"new_columns": ["loyalty_tier"]' in run["details"]
 
 
 def test_missing_required_column_fails_that_batch_only(spark, cfg, tmp_path):

@@ -42,18 +42,22 @@ def _sources(spark, transactions):
         "valid_from timestamp, valid_to timestamp, is_current boolean",
     )  # fmt: skip
     accounts = spark.createDataFrame(
-        [("A", "1", date(2020, 1, 15), "active", "savings", "USD", Decimal("10.00"), None),
-         ("A", "2", date(2021, 1, 1), "active", "credit_card", "CNY", Decimal("-300.00"), Decimal("1000.00")),
-         ("A", "3", date(2026, 1, 1), "active", "wealth", "CNY", Decimal("999.00"), None)],
-        "customer_id string, account_id string, open_date date, status string, product_category string, "
-        "currency string, balance decimal(18,2), credit_limit decimal(18,2)",
+        # SCD2 versions: the one valid at the date counts (a later one does not, an earlier one
+        # is superseded); before an account's first snapshot, the first one stands in
+        [("A", "1", "SAV01", date(2020, 1, 15), "active", "savings", "USD", Decimal("10.00"), None, datetime(2025, 6, 1), False),
+         ("A", "1", "SAV01", date(2020, 1, 15), "active", "savings", "USD", Decimal("99.00"), None, datetime(2025, 7, 1), True),
+         ("A", "2", "CC01", date(2021, 1, 1), "active", "credit_card", "CNY", Decimal("-900.00"), Decimal("1000.00"), datetime(2024, 1, 1), False),
+         ("A", "2", "CC01", date(2021, 1, 1), "active", "credit_card", "CNY", Decimal("-300.00"), Decimal("1000.00"), datetime(2025, 6, 1), True),
+         ("A", "3", "WM01", date(2026, 1, 1), "active", "wealth", "CNY", Decimal("999.00"), None, datetime(2026, 1, 1), True),
+         ("A", "4", "CUR01", date(2019, 1, 1), "active", "current", "CNY", Decimal("5.00"), None, datetime(2025, 8, 1), True)],
+        features.PART_INPUTS["account"],
     )  # fmt: skip
     fx = spark.createDataFrame(
         [
             (date(2025, 6, 29), "USD", Decimal("7.00000000")),
             (date(2025, 7, 1), "USD", Decimal("9.00000000")),
         ],
-        "rate_date date, currency string, rate_to_cny decimal(18,8)",
+        "rate_date date, currency string, rate_to_base decimal(18,8)",
     )
     app = spark.createDataFrame(
         [("A", datetime(2025, 6, 20), "login", "D1"), ("A", datetime(2025, 4, 20), "login", "D2"),
@@ -70,9 +74,11 @@ def _sources(spark, transactions):
         "customer_id string, report_date date, bureau_score int, delinquencies_24m int, inquiries_6m int",
     )  # fmt: skip
     loans = spark.createDataFrame(
-        [("A", date(2024, 1, 1), Decimal("50000.00"), 30, date(2025, 6, 1)),
-         ("A", date(2025, 2, 1), Decimal("20000.00"), 120, date(2025, 12, 31))],
-        "customer_id string, application_date date, principal decimal(18,2), max_dpd_12m int, as_of_date date",
+        # loan L1: two snapshots, only the first on or before the date; L2: one, after it
+        [("A", "L1", date(2024, 1, 1), Decimal("50000.00"), 36, Decimal("5.000"), "current", 30, date(2025, 6, 1)),
+         ("A", "L1", date(2024, 1, 1), Decimal("50000.00"), 36, Decimal("5.000"), "delinquent", 95, date(2025, 7, 15)),
+         ("A", "L2", date(2025, 2, 1), Decimal("20000.00"), 12, Decimal("7.000"), "default", 120, date(2025, 12, 31))],
+        features.PART_INPUTS["loan"],
     )  # fmt: skip
     return Sources(customers, accounts, transactions, app, complaints, bureau, loans, fx)
 
@@ -94,16 +100,16 @@ def test_feature_values(spark):
         "spend_electronics_90d", "night_share_90d", "foreign_currency_share_90d",
         "velocity_max_per_hour_90d", "salary_like_inflow_months", "counterparty_count_90d",
         "logins_30d", "logins_90d", "devices_90d", "complaints_365d", "complaint_sentiment_365d",
-        "bureau_score", "bureau_inquiries_6m", "loan_count", "max_days_past_due",
+        "bureau_score", "bureau_inquiries_6m", "loan_count", "loan_principal", "max_days_past_due",
     )  # fmt: skip
     expected = spark.createDataFrame(
         [("35-44", 65, "广东", "100-200k",
-          2, Decimal("70.00"), 0.3,
+          3, Decimal("70.00"), 0.3,
           5, 8, Decimal("250.00"), Decimal("450.00"), 0,
           Decimal("150.00"), 3 / 8, 1 / 8,
           3, 3, 4,
           1, 2, 2, 2, 0.0,
-          650, 3, 2, 30)],
+          650, 3, 2, Decimal("70000.00"), 30)],
         picked.schema,
     )  # fmt: skip
     assert_df_equality(picked, expected, ignore_nullable=True)
@@ -123,3 +129,36 @@ def test_feature_names_are_unique_and_documented():
     names = features.feature_names()
     assert len(names) == len(set(names))
     assert all(f.definition and f.window and f.tables for f in features.all_features())
+
+
+def test_credit_risk_label_and_maturity_come_from_the_snapshot_history(spark):
+    from fin360.gold.job import credit_risk_spine
+
+    rows = [
+        # dpd reaches 95 within 12 months of the application: a default; observed past 12m
+        ("A", "L1", date(2024, 1, 1), Decimal("1000.00"), 12, Decimal("5.000"), "current", 30, date(2024, 6, 30)),
+        ("A", "L1", date(2024, 1, 1), Decimal("1000.00"), 12, Decimal("5.000"), "delinquent", 95, date(2024, 12, 31)),
+        ("A", "L1", date(2024, 1, 1), Decimal("1000.00"), 12, Decimal("5.000"), "current", 0, date(2025, 3, 31)),
+        # arrears only after the window: no default
+        ("B", "L2", date(2024, 1, 1), Decimal("2000.00"), 24, Decimal("6.000"), "current", 0, date(2024, 6, 30)),
+        ("B", "L2", date(2024, 1, 1), Decimal("2000.00"), 24, Decimal("6.000"), "delinquent", 120, date(2025, 6, 30)),
+        # a default status counts whatever the dpd; not observed for 12 months yet
+        ("B", "L3", date(2025, 3, 1), Decimal("3000.00"), 36, Decimal("7.000"), "default", 0, date(2025, 6, 30)),
+        # no snapshot inside the window: the first one after it decides
+        ("C", "L4", date(2023, 1, 1), Decimal("4000.00"), 48, Decimal("8.000"), "delinquent", 100, date(2025, 6, 30)),
+    ]  # fmt: skip
+    loans = spark.createDataFrame(rows, features.PART_INPUTS["loan"])
+    label = {"default_statuses": ["default"], "dpd_threshold": 90, "observation_months": 12}
+    got = credit_risk_spine(loans, label).orderBy("loan_id")
+    expected = spark.createDataFrame(
+        [
+            ("L1", "A", date(2023, 12, 31), date(2024, 1, 1), Decimal("1000.00"), 12, Decimal("5.000"), 1, True),
+            ("L2", "B", date(2023, 12, 31), date(2024, 1, 1), Decimal("2000.00"), 24, Decimal("6.000"), 0, True),
+            ("L3", "B", date(2025, 2, 28), date(2025, 3, 1), Decimal("3000.00"), 36, Decimal("7.000"), 1, False),
+            ("L4", "C", date(2022, 12, 31), date(2023, 1, 1), Decimal("4000.00"), 48, Decimal("8.000"), 1, True),
+        ],
+        "loan_id string, customer_id string, feature_date date, application_date date, "
+        "loan_principal_applied decimal(18,2), term_months int, interest_rate decimal(6,3), "
+        "label_default_90dpd_12m int, is_mature boolean",
+    )  # fmt: skip
+    assert_df_equality(got, expected, ignore_nullable=True)

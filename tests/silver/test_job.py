@@ -17,8 +17,8 @@ from fin360.governance.pii import PII_KEY_ENV
 from fin360.silver import job as silver
 
 SILVER_TABLES = [
-    "customers", "customer_xref", "accounts", "transactions", "app_events", "complaints",
-    "bureau", "loans", "products", "fx_rates",
+    "customers", "customer_xref", "accounts", "account_holders", "transactions", "app_events",
+    "complaints", "bureau", "loans", "products", "fx_rates",
 ]  # fmt: skip
 
 
@@ -72,9 +72,11 @@ def test_dq_results_have_a_row_per_rule_per_batch(spark, silver_lake):
     assert {"currency_known", "duplicate"} <= failed
 
 
-def test_entity_resolution_against_truth(silver_lake):
-    _, summary, _ = silver_lake
-    er = summary["entity_resolution"]
+def test_entity_resolution_against_truth(spark, silver_lake):
+    from fin360 import eval as grading
+
+    cfg, _, _ = silver_lake
+    er = grading.entity_resolution(spark, cfg)
     assert er["precision"] >= 0.95 and er["recall"] >= 0.95, er
 
 

@@ -50,3 +50,33 @@ def test_changes_close_and_open_rows_unchanged_rows_untouched(spark, tmp_path):
         rows.where(F.col("is_current")).groupBy("customer_id").count().where("count > 1").count()
         == 0
     )
+
+
+def test_several_versions_in_one_update_chain_in_time_order(spark, tmp_path):
+    path = str(tmp_path / "holders")
+    t1, t2, t3 = datetime(2025, 1, 1), datetime(2025, 2, 1), datetime(2025, 3, 1)
+    schema = "account_id string, customer_src_id string, role string, seen timestamp"
+
+    def merge(rows):
+        return merge_scd2(
+            spark,
+            path,
+            spark.createDataFrame(rows, schema),
+            key=["account_id", "customer_src_id"],
+            attributes=["role"],
+            valid_from="seen",
+        )
+
+    assert merge([("A", "C1", "owner", t1)]) == {"closed": 0, "inserted": 1}
+    # three snapshots at once: unchanged at t2 (no version), changed at t3; and a new holder
+    got = merge([("A", "C1", "joint", t3), ("A", "C1", "owner", t2), ("A", "C2", "user", t2)])
+    assert got == {"closed": 1, "inserted": 2}
+    rows = spark.read.format("delta").load(path).orderBy("customer_src_id", "valid_from")
+    assert [
+        (r.account_id, r.customer_src_id, r.role, r.valid_from, r.valid_to, r.is_current)
+        for r in rows.collect()
+    ] == [
+        ("A", "C1", "owner", t1, t3, False),
+        ("A", "C1", "joint", t3, None, True),
+        ("A", "C2", "user", t2, None, True),
+    ]

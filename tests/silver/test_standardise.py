@@ -1,10 +1,12 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from decimal import Decimal
 
 from pyspark.sql import functions as F
 
+from fin360 import canonical
+from fin360.config import load_config, load_sources
+from fin360.silver import mapping
 from fin360.silver import standardise as s
 
 
@@ -13,19 +15,34 @@ def _one(spark, fn, values, dtype="string"):
     return [r[0] for r in df.select(fn(F.col("v"))).collect()]
 
 
+def _standard_formats(source: str, entity: str, column: str) -> tuple[str, ...]:
+    """The date formats the standard layout's sources file gives a column."""
+    spec = load_sources(load_config("test"))[source]
+    return mapping._parse_column(
+        "t", canonical.entity(entity), column, spec.entities[entity][column]
+    ).formats
+
+
+def _times(kind: str, formats: tuple[str, ...]):
+    m = mapping.ColumnMapping("v", formats=formats)
+    return lambda c: mapping._parse_time(s.clean_text(c), kind, m, "Asia/Shanghai")
+
+
 def test_dates_in_every_delivered_layout(spark):
+    formats = _standard_formats("crm_customers", "customer", "birth_date")
     got = _one(
         spark,
-        s.parse_date,
+        _times("date", formats),
         ["1985-03-02", "02/03/1985", "19850302", "1985年3月2日", "１９８５-03-02", "n/a", None],
     )
     assert got == [date(1985, 3, 2)] * 5 + [None, None]
 
 
 def test_local_timestamps_are_converted_to_utc(spark):
+    formats = _standard_formats("crm_customers", "customer", "updated_at")
     got = _one(
         spark,
-        lambda c: s.parse_local_timestamp(c, "Asia/Shanghai"),
+        _times("timestamp", formats),
         [
             "2024-11-03 10:22:00",
             "2024-11-03T10:22:00",
@@ -38,9 +55,10 @@ def test_local_timestamps_are_converted_to_utc(spark):
 
 
 def test_event_timestamps_with_offsets_epochs_and_local_times(spark):
+    formats = _standard_formats("card_transactions", "transaction", "event_ts")
     got = _one(
         spark,
-        lambda c: s.parse_event_timestamp(c, "Asia/Shanghai"),
+        _times("timestamp", formats),
         [
             "2025-03-01T21:14:05+08:00",
             "2025-03-01T08:14:05-05:00",
@@ -80,9 +98,11 @@ def test_text_amounts_currencies_flags(spark):
         "ABC123",
         None,
     ]
-    assert _one(spark, s.name_key, ["王 芳", "JAMES  SMITH"]) == ["王芳", "jamessmith"]
-    assert _one(spark, s.amount, ["1,200,000", "12.345", "1.5E3", "abc"]) == [
-        Decimal("1200000.00"), Decimal("12.35"), Decimal("1500.00"), None
+    assert _one(spark, s.number_text, ["1,200,000", "12.345", "1.5E3", "abc"]) == [
+        "1200000", "12.345", "1.5E3", None
+    ]  # fmt: skip
+    assert _one(spark, lambda c: s.number_text(c, ","), ["1.234,50", "-12,5", "1 000"]) == [
+        "1234.50", "-12.5", "1000"
     ]  # fmt: skip
     assert _one(spark, s.currency_code, ["RMB", "usd ", "XXX"]) == ["CNY", "USD", "XXX"]
     assert _one(spark, s.flag, ["Y", "y", "1", "N", "0", "", None]) == [

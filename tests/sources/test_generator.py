@@ -7,6 +7,7 @@ import hashlib
 import json
 import unicodedata
 from collections import defaultdict
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pyarrow.parquet as pq
@@ -23,6 +24,7 @@ from fin360.sources.generator import (
     CORE_ACCOUNTS_LAYOUT,
     CRM_COLUMNS,
     DELTA_BATCH,
+    DELTA_DAYS,
     FX_COLUMNS,
     INITIAL_BATCH,
     LOAN_COLUMNS,
@@ -92,13 +94,23 @@ def normalised_resident_id(text: str) -> str:
     return unicodedata.normalize("NFKC", text).replace(" ", "").upper()
 
 
-def physical_counts(path: Path) -> tuple[int, int, int]:
-    """(records, malformed, exact duplicates) actually in a raw file; lines end with LF."""
+def data_lines(path: Path) -> list[str]:
+    """The record lines of a CSV or fixed-width raw file (header dropped); lines end with LF."""
+    encoding = "gbk" if path.name.endswith(".gbk.csv") else "utf-8"
+    lines = path.read_bytes().decode(encoding).split("\n")
+    assert lines.pop() == ""  # the last line is terminated too
+    return lines[1:] if path.suffix == ".csv" else lines
+
+
+def physical_counts(path: Path, earlier: set[str] | None = None) -> tuple[int, int, int]:
+    """(records, malformed, exact duplicates) actually in a raw file; lines end with LF. A
+    line that is also in ``earlier`` (the lines of an earlier batch) is a duplicate too."""
     if path.suffix == ".parquet":
         return pq.read_metadata(path).num_rows, 0, 0
     encoding = "gbk" if path.name.endswith(".gbk.csv") else "utf-8"
     lines = path.read_bytes().decode(encoding).split("\n")
     assert lines.pop() == ""  # the last line is terminated too
+    redelivered = sum(line in earlier for line in lines) if earlier else 0
     if path.suffix == ".csv":
         header, *lines = lines
         width = len(next(csv.reader([header])))
@@ -112,7 +124,7 @@ def physical_counts(path: Path) -> tuple[int, int, int]:
                 json.loads(line)
             except json.JSONDecodeError:
                 malformed += 1
-    return len(lines), malformed, len(lines) - len(set(lines))
+    return len(lines), malformed, len(lines) - len(set(lines)) + redelivered
 
 
 def test_check_digit_matches_the_standard_examples() -> None:
@@ -193,8 +205,11 @@ def test_manifest_counts_match_the_files(tiny: tuple[Path, Path, dict]) -> None:
     assert list(manifest["sources"]) == list(SOURCES)
     listed = set()
     for source, batches in manifest["sources"].items():
-        for entry in batches.values():
-            counts = [physical_counts(raw / name) for name in entry["files"]]
+        for batch, entry in batches.items():
+            earlier = None
+            if batch == DELTA_BATCH and source in ("core_accounts", "loans"):  # re-deliveries
+                earlier = {line for path in source_files(raw, source) for line in data_lines(path)}
+            counts = [physical_counts(raw / name, earlier) for name in entry["files"]]
             listed.update(entry["files"])
             assert sum(c[0] for c in counts) == entry["records"], source
             assert sum(c[1] for c in counts) == entry["malformed"], source
@@ -204,6 +219,9 @@ def test_manifest_counts_match_the_files(tiny: tuple[Path, Path, dict]) -> None:
     assert manifest["sources"]["card_transactions"][INITIAL_BATCH]["exact_duplicates"] > 0
     assert manifest["sources"]["card_transactions"][INITIAL_BATCH]["malformed"] > 0
     assert set(manifest["sources"]["fx_rates"]) == {INITIAL_BATCH}
+    assert manifest["layout"] == "standard"
+    for source in ("core_accounts", "loans"):  # the b0002 snapshots re-deliver b0001 lines
+        assert manifest["sources"][source][DELTA_BATCH]["exact_duplicates"] > 0
 
 
 def test_fraud_rings_share_devices_and_move_money_in_circles(
@@ -323,27 +341,111 @@ def test_delta_crm_has_address_changes_and_new_customers(tiny: tuple[Path, Path,
     assert {person_of[row[0]] for row in new}.isdisjoint(person_of[i] for i in initial)
 
 
+def fixed_width_fields(line: str) -> dict[str, str]:
+    """The fields of a core_accounts line, by `CORE_ACCOUNTS_LAYOUT`."""
+    fields, at = {}, 0
+    for name, width in CORE_ACCOUNTS_LAYOUT:
+        fields[name] = line[at : at + width]
+        at += width
+    return fields
+
+
 def test_core_accounts_follow_the_fixed_width_layout(tiny: tuple[Path, Path, dict]) -> None:
-    raw, truth, _ = tiny
+    raw, truth, manifest = tiny
     known = {
         r["customer_src_id"] for r in pq.read_table(truth / "customer_identity.parquet").to_pylist()
     }
-    data = b"".join(path.read_bytes() for path in source_files(raw, "core_accounts"))
-    assert data.isascii()
-    assert b"\r" not in data
-    lines = [line for line in data.decode("ascii").splitlines() if len(line) == LINE_WIDTH]
-    for line in lines:
-        fields, at = {}, 0
-        for name, width in CORE_ACCOUNTS_LAYOUT:
-            fields[name] = line[at : at + width]
-            at += width
-        assert fields["account_id"].strip().isdigit()
-        assert fields["customer_src_id"].strip() in known
-        assert fields["status"] in "ACD"
-        assert fields["balance"].startswith(" ")  # right-aligned
-        float(fields["balance"])
-        assert not fields["credit_limit"].strip() or float(fields["credit_limit"]) > 0
-    assert {line[36:39] for line in lines} > {"CNY"}
+    assert CORE_ACCOUNTS_LAYOUT[-1] == ("snapshot_date", 8)
+    last_day = manifest["end_date"].replace("-", "")
+    snapshot_day = (date.fromisoformat(manifest["end_date"]) + timedelta(days=DELTA_DAYS)).strftime(
+        "%Y%m%d"
+    )
+    for batch, days in ((INITIAL_BATCH, {last_day}), (DELTA_BATCH, {last_day, snapshot_day})):
+        data = b"".join(path.read_bytes() for path in source_files(raw, "core_accounts", batch))
+        assert data.isascii()
+        assert b"\r" not in data
+        lines = [line for line in data.decode("ascii").splitlines() if len(line) == LINE_WIDTH]
+        assert lines
+        for line in lines:
+            fields = fixed_width_fields(line)
+            assert fields["account_id"].strip().isdigit()
+            assert fields["customer_src_id"].strip() in known
+            assert fields["status"] in "ACD"
+            assert fields["balance"].startswith(" ")  # right-aligned
+            float(fields["balance"])
+            assert not fields["credit_limit"].strip() or float(fields["credit_limit"]) > 0
+            datetime.strptime(fields["snapshot_date"], "%Y%m%d")
+        assert {fixed_width_fields(line)["snapshot_date"] for line in lines} == days
+        if batch == INITIAL_BATCH:
+            assert {line[36:39] for line in lines} > {"CNY"}
+
+
+def test_delta_snapshots_hold_changes_and_redeliveries(tiny: tuple[Path, Path, dict]) -> None:
+    raw, truth, manifest = tiny
+    snapshot_day = date.fromisoformat(manifest["end_date"]) + timedelta(days=DELTA_DAYS)
+
+    initial = {}
+    for path in source_files(raw, "core_accounts"):
+        initial |= {line[:16]: line for line in data_lines(path) if len(line) == LINE_WIDTH}
+    changed, redelivered = [], []
+    for path in source_files(raw, "core_accounts", DELTA_BATCH):
+        for line in data_lines(path):
+            assert len(line) == LINE_WIDTH  # the snapshot has no truncated lines
+            fields = fixed_width_fields(line)
+            if fields["snapshot_date"] == snapshot_day.strftime("%Y%m%d"):
+                changed.append(fields)
+            else:
+                assert line in initial.values()  # byte-identical re-delivery
+                redelivered.append(line)
+    assert changed and redelivered
+    assert len(changed) < 0.2 * len(initial)  # only the accounts that changed
+    for fields in changed:
+        before = fixed_width_fields(initial[fields["account_id"]])
+        assert {
+            k: v for k, v in fields.items() if k not in ("balance", "status", "snapshot_date")
+        } == {k: v for k, v in before.items() if k not in ("balance", "status", "snapshot_date")}
+        assert (fields["balance"], fields["status"]) != (before["balance"], before["status"])
+        assert fields["status"] == before["status"] or before["status"] == "A"
+        if fields["status"] == "C" and before["status"] != "C":
+            assert float(fields["balance"]) == 0.0
+        if fields["credit_limit"].strip():  # card debt stays within the limit
+            assert -1.05 * float(fields["credit_limit"]) <= float(fields["balance"]) <= 0
+    assert any(
+        f["balance"] != fixed_width_fields(initial[f["account_id"]])["balance"] for f in changed
+    )
+
+    labels = {
+        r["loan_id"]: r["defaulted_90dpd_12m"]
+        for r in pq.read_table(truth / "loan_labels.parquet").to_pylist()
+    }
+    loans = {row[0]: row for path in source_files(raw, "loans") for row in csv_rows(path)}
+    moved, copies = [], 0
+    for path in source_files(raw, "loans", DELTA_BATCH):
+        for row in csv_rows(path):
+            if row[12] == snapshot_day.isoformat():
+                moved.append(row)
+            else:
+                assert row == loans[row[0]]
+                copies += 1
+    assert moved and copies
+    for row in moved:
+        before = loans[row[0]]
+        assert row[:9] == before[:9]
+        assert row[9:12] != before[9:12]
+        dpd, max_dpd, old_dpd, old_max = (
+            int(row[10]),
+            int(row[11]),
+            int(before[10]),
+            int(before[11]),
+        )
+        assert max_dpd >= max(dpd, old_max)
+        assert (dpd == 0) == (row[9] == "current")
+        assert (row[9] == "default") == (dpd >= 90)
+        if labels[row[0]]:  # defaulters only get later
+            assert dpd > old_dpd
+        else:  # the others never reach 90 days, and a cure keeps the 12-month maximum
+            assert max_dpd < 90
+            assert dpd == 0 or dpd <= old_dpd + DELTA_DAYS
 
 
 def test_time_fields_mix_the_documented_forms(tiny: tuple[Path, Path, dict]) -> None:
@@ -435,7 +537,8 @@ def test_labels_agree_with_observed_arrears(tiny: tuple[Path, Path, dict]) -> No
     }
     loans = [row for path in source_files(raw, "loans") for row in csv_rows(path)]
     assert {row[0] for row in loans} == set(labels)
-    assert all(labels[row[0]] for row in loans if int(row[11]) >= 90)
+    delta = [row for path in source_files(raw, "loans", DELTA_BATCH) for row in csv_rows(path)]
+    assert all(labels[row[0]] for row in loans + delta if int(row[11]) >= 90)
 
 
 def test_vocabulary_is_gbk_encodable() -> None:

@@ -17,7 +17,7 @@ from pyspark import StorageLevel
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from fin360 import Fin360Error, lake
+from fin360 import Fin360Error, catalog, lake
 from fin360.bronze import readers
 from fin360.bronze.transforms import (
     REASON,
@@ -33,7 +33,7 @@ from fin360.logs import stage
 log = logging.getLogger(__name__)
 
 JOB = "bronze"
-QUARANTINE = "bronze._quarantine"
+QUARANTINE = catalog.BRONZE_QUARANTINE
 BATCH_PREFIX = "batch="
 
 
@@ -159,7 +159,7 @@ def land_batch(
             ).first()
             input_rows, landed_rows = counts["input"], counts["landed"]
             app_id = f"fin360.bronze.{spec.name}.{batch_id}"
-            table = f"bronze.{spec.name}"
+            table = catalog.bronze(spec.name)
             lake.append(
                 checked.transform(landed_records(raw.columns)),
                 cfg,

@@ -22,6 +22,8 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from fin360 import catalog
+
 SPINE = ["customer_id", "as_of_date"]
 WINDOWS = (30, 90, 365)
 CARD_CHANNELS = ("POS", "ECOM", "ATM", "CONTACTLESS")
@@ -39,6 +41,45 @@ class Feature:
     window: str  # "as of date", "30 days", ...
     tables: str  # silver tables read
     expr: Column | None = None  # the aggregate; None when computed after aggregation
+
+    @property
+    def entity(self) -> str:
+        """The canonical entity the feature needs: without it (a bank that has no such
+        source), the feature is null."""
+        return PART_ENTITIES[self.source]
+
+
+# the canonical entity each part of the features is computed from
+PART_ENTITIES = {
+    "profile": "customer",
+    "holdings": "account",
+    "transactions": "transaction",
+    "digital": "app_event",
+    "service": "complaint",
+    "credit": "bureau_record",
+    "loans": "loan",
+}
+# what each part reads of its (customer_id-keyed) silver input: the schema of an absent input
+PART_INPUTS = {
+    "account": "customer_id string, account_id string, product_code string, open_date date, "
+    "status string, product_category string, currency string, balance decimal(18,2), "
+    "credit_limit decimal(18,2), valid_from timestamp, is_current boolean",
+    "transaction": "customer_id string, event_ts timestamp, txn_type string, direction string, "
+    "amount_base decimal(18,2), currency string, mcc_category string, channel string, "
+    "counterparty_account string, merchant_id string",
+    "app_event": "customer_id string, event_ts timestamp, event_type string, device_id string",
+    "complaint": "customer_id string, created_at timestamp, sentiment double, topic string",
+    "bureau_record": "customer_id string, report_date date, bureau_score int, "
+    "delinquencies_24m int, inquiries_6m int",
+    "loan": "customer_id string, loan_id string, application_date date, "
+    "principal decimal(18,2), term_months int, interest_rate decimal(6,3), status string, "
+    "max_dpd_12m int, snapshot_date date",
+}
+
+
+def _tables(*entities: str) -> str:
+    """The silver tables a feature reads: its entities', and the xref that keys them."""
+    return ", ".join([*(catalog.silver(e) for e in entities), catalog.SILVER_CUSTOMER_XREF])
 
 
 def _days() -> Column:
@@ -59,7 +100,7 @@ def _debit() -> Column:
 
 
 def _transaction_features() -> list[Feature]:
-    tables = "silver.transactions, silver.accounts, silver.customer_xref"
+    tables = _tables("transaction", "account_holder")
     out = []
     for d in WINDOWS:
         out += [
@@ -91,7 +132,7 @@ def _transaction_features() -> list[Feature]:
 
 
 def _profile_features() -> list[Feature]:
-    t = "silver.customers"
+    t = _tables("customer")
     return [
         Feature("gender", "profile", "gender (M/F) as recorded in the CRM", "as of date", t),
         Feature("age_band", "profile", "age in years at the as-of date, banded", "as of date", t),
@@ -105,19 +146,19 @@ def _profile_features() -> list[Feature]:
 
 
 def _holding_features() -> list[Feature]:
-    t = "silver.accounts, silver.fx_rates"
+    t = _tables("account", "account_holder", "fx_rate")
     open_ = F.col("status") != "closed"
     out = [
         Feature("product_count", "holdings", "distinct product categories held in open accounts", "as of date", t, F.count_distinct(F.when(open_, F.col("product_category")))),
         Feature("credit_utilisation", "holdings", "credit card balance / credit limit", "as of date", t, F.try_divide(F.sum(F.when(open_ & (F.col("product_category") == "credit_card"), F.abs("balance_base"))), F.sum(F.when(open_ & (F.col("product_category") == "credit_card"), F.col("limit_base")))).cast("double")),
     ]  # fmt: skip
     for c in ("savings", "current", "credit_card", "loan", "wealth"):
-        out.append(Feature(f"balance_{c}", "holdings", f"balance of open {c} accounts in base currency (latest account snapshot)", "as of date", t, F.sum(F.when(open_ & (F.col("product_category") == c), F.col("balance_base")))))  # fmt: skip
+        out.append(Feature(f"balance_{c}", "holdings", f"balance of open {c} accounts in base currency (account snapshot valid at the date)", "as of date", t, F.sum(F.when(open_ & (F.col("product_category") == c), F.col("balance_base")))))  # fmt: skip
     return out
 
 
 def _digital_features() -> list[Feature]:
-    t = "silver.app_events"
+    t = _tables("app_event")
     login = F.col("event_type") == "login"
     return [
         *(Feature(f"logins_{d}d", "digital", "app and web logins", f"{d} days", t, F.count_if(_within(d) & login)) for d in (30, 90)),
@@ -129,7 +170,7 @@ def _digital_features() -> list[Feature]:
 
 
 def _service_features() -> list[Feature]:
-    t = "silver.complaints"
+    t = _tables("complaint")
     return [
         Feature("complaints_365d", "service", "complaints and feedback filed", "365 days", t, F.count(F.lit(1))),
         Feature("complaint_sentiment_365d", "service", "mean lexicon sentiment of their texts (-1..1)", "365 days", t, F.avg("sentiment")),
@@ -138,13 +179,14 @@ def _service_features() -> list[Feature]:
 
 
 def _credit_features() -> list[Feature]:
+    bureau, loans = _tables("bureau_record"), _tables("loan")
     return [
-        Feature("bureau_score", "credit", "score of the latest bureau report on or before the date", "latest report", "silver.bureau", F.max_by("bureau_score", "report_date")),
-        Feature("bureau_delinquencies_24m", "credit", "delinquencies in the latest bureau report", "latest report", "silver.bureau", F.max_by("delinquencies_24m", "report_date")),
-        Feature("bureau_inquiries_6m", "credit", "credit inquiries in the latest bureau report", "latest report", "silver.bureau", F.max_by("inquiries_6m", "report_date")),
-        Feature("loan_count", "loans", "loans applied for on or before the date", "as of date", "silver.loans", F.count(F.lit(1))),
-        Feature("loan_principal", "loans", "total principal of those loans", "as of date", "silver.loans", F.sum("principal")),
-        Feature("max_days_past_due", "loans", "worst days past due in loan snapshots taken on or before the date", "as of date", "silver.loans", F.max(F.when(F.col("as_of_snapshot") <= F.col("as_of_date"), F.col("max_dpd_12m")))),
+        Feature("bureau_score", "credit", "score of the latest bureau report on or before the date", "latest report", bureau, F.max_by("bureau_score", "report_date")),
+        Feature("bureau_delinquencies_24m", "credit", "delinquencies in the latest bureau report", "latest report", bureau, F.max_by("delinquencies_24m", "report_date")),
+        Feature("bureau_inquiries_6m", "credit", "credit inquiries in the latest bureau report", "latest report", bureau, F.max_by("inquiries_6m", "report_date")),
+        Feature("loan_count", "loans", "loans applied for on or before the date", "as of date", loans, F.count_distinct("loan_id")),
+        Feature("loan_principal", "loans", "total principal of those loans", "as of date", loans, F.sum(F.when(F.col("_first_version"), F.col("principal")))),
+        Feature("max_days_past_due", "loans", "worst days past due in loan snapshots taken on or before the date", "as of date", loans, F.max(F.when(F.col("snapshot_date") <= F.col("as_of_date"), F.col("max_dpd_12m")))),
     ]  # fmt: skip
 
 
@@ -262,18 +304,36 @@ def profile_part(spine: DataFrame, customers: DataFrame) -> DataFrame:
     )  # fmt: skip
 
 
+def valid_at_date(keys: list[str]) -> Column:
+    """Row number 1 marks, per spine row and ``keys``, the SCD2 version valid at the as-of date
+    (the latest one that started on or before it); before a thing's first version, the first
+    version stands in."""
+    valid = F.to_date("valid_from") <= F.col("as_of_date")
+    return F.row_number().over(
+        Window.partitionBy(*SPINE, *keys).orderBy(
+            valid.desc(), F.when(valid, F.col("valid_from")).desc_nulls_last(), "valid_from"
+        )
+    )
+
+
 def holdings_part(
     spine: DataFrame, accounts: DataFrame, fx_rates: DataFrame, base_currency: str
 ) -> DataFrame:
-    """Open accounts at the date, balances converted at the latest rate on or before it."""
-    held = spine.join(accounts, "customer_id").where(F.col("open_date") <= F.col("as_of_date"))
-    rates = fx_rates.select(F.col("currency"), "rate_date", "rate_to_cny")
+    """Accounts open at the date, each at its snapshot valid then, balances converted at the
+    latest rate on or before it."""
+    held = (
+        spine.join(accounts, "customer_id", "inner")
+        .where(F.col("open_date") <= F.col("as_of_date"))
+        .withColumn("_version", valid_at_date(["account_id"]))
+        .where("_version = 1")
+    )
+    rates = fx_rates.select(F.col("currency"), "rate_date", "rate_to_base")
     latest = (
         held.select(*SPINE, "currency").distinct()
         .join(rates, "currency", "left")
         .where(F.col("rate_date").isNull() | (F.col("rate_date") <= F.col("as_of_date")))
         .groupBy(*SPINE, "currency")
-        .agg(F.max_by("rate_to_cny", "rate_date").alias("rate"))
+        .agg(F.max_by("rate_to_base", "rate_date").alias("rate"))
     )  # fmt: skip
     rate = F.when(F.col("currency") == base_currency, F.lit(1)).otherwise(F.col("rate"))
     priced = held.join(latest, [*SPINE, "currency"], "left").select(
@@ -302,10 +362,15 @@ def service_part(spine: DataFrame, complaints: DataFrame) -> DataFrame:
 
 
 def credit_part(spine: DataFrame, bureau: DataFrame, loans: DataFrame) -> DataFrame:
+    """``loans``: every snapshot version of every loan (``snapshot_date``); principal counts
+    once per loan, days past due from the snapshots taken on or before the date."""
     reports = spine.join(bureau, "customer_id").where(F.col("report_date") <= F.col("as_of_date"))
-    applied = spine.join(
-        loans.withColumnRenamed("as_of_date", "as_of_snapshot"), "customer_id"
-    ).where(F.col("application_date") <= F.col("as_of_date"))
+    first = F.row_number().over(Window.partitionBy(*SPINE, "loan_id").orderBy("snapshot_date")) == 1
+    applied = (
+        spine.join(loans, "customer_id")
+        .where(F.col("application_date") <= F.col("as_of_date"))
+        .withColumn("_first_version", first)
+    )
     return (
         reports.groupBy(*SPINE)
         .agg(*aggregates("credit"))
@@ -315,7 +380,8 @@ def credit_part(spine: DataFrame, bureau: DataFrame, loans: DataFrame) -> DataFr
 
 @dataclass(frozen=True)
 class Sources:
-    """The silver inputs, each already keyed by ``customer_id``."""
+    """The silver inputs, each already keyed by ``customer_id``; an entity the bank does not
+    have is an empty frame of :data:`PART_INPUTS`' schema, so its features are null."""
 
     customers: DataFrame
     accounts: DataFrame
@@ -353,11 +419,15 @@ def render_dictionary(schema: T.StructType) -> str:
         "Generated from `fin360.gold.features.all_features()` by `fin360 features-doc`; do not edit.",
         "One row per `customer_id` and `as_of_date`; only events on or before `as_of_date` count.",
         "",
-        "| feature | type | part | definition | window | source tables |",
-        "|---|---|---|---|---|---|",
+        "A feature needs its entity: for a bank without it (no source maps onto it), the feature",
+        "is null, and the gold job logs it once as unavailable.",
+        "",
+        "| feature | type | part | needs entity | definition | window | source tables |",
+        "|---|---|---|---|---|---|---|",
     ]
     for f in all_features():
         lines.append(
-            f"| `{f.name}` | {types[f.name]} | {f.source} | {f.definition} | {f.window} | {f.tables} |"
+            f"| `{f.name}` | {types[f.name]} | {f.source} | `{f.entity}` | {f.definition} "
+            f"| {f.window} | {f.tables} |"
         )
     return "\n".join(lines) + "\n"

@@ -3,8 +3,9 @@
 ``gold.customer_360`` is partitioned by ``as_of_date``; a run replaces exactly its date's
 partition (Delta ``replaceWhere``), so reruns are idempotent and other dates are untouched.
 The training set puts each loan's customer at the day before the application and labels the
-loan 1 when it reached 90+ days past due (or default) within 12 months; only loans observed
-for 12 months by the loan snapshot are ``mature``.
+loan by ``risk.label`` (by default 1 when it reached 90+ days past due, or a default status,
+within 12 months), from the loan's snapshot history; only loans observed for the whole window
+are ``mature``. Entities a bank does not have are empty inputs: their features are null.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from datetime import date
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from fin360 import Fin360Error, lake
+from fin360 import Fin360Error, catalog, lake
 from fin360.config import Config
 from fin360.gold import features
 from fin360.governance.audit import JobRun, utc_now
@@ -24,12 +25,18 @@ from fin360.logs import stage
 log = logging.getLogger(__name__)
 
 JOB = "gold"
-CUSTOMER_360 = "gold.customer_360"
-TRAINING_CREDIT_RISK = "gold.training_credit_risk"
-SILVER_INPUTS = [
-    "silver.customers", "silver.customer_xref", "silver.accounts", "silver.transactions",
-    "silver.app_events", "silver.complaints", "silver.bureau", "silver.loans", "silver.fx_rates",
+CUSTOMER_360 = catalog.GOLD_CUSTOMER_360
+TRAINING_CREDIT_RISK = catalog.GOLD_TRAINING_CREDIT_RISK
+REQUIRED_INPUTS = [catalog.silver("customer"), catalog.SILVER_CUSTOMER_XREF]
+OPTIONAL_ENTITIES = [
+    "account", "account_holder", "transaction", "app_event", "complaint", "bureau_record",
+    "loan", "fx_rate",
 ]  # fmt: skip
+OWNING_ROLES = ("owner", "joint")  # an account's balances and transactions are theirs
+
+
+def silver_inputs() -> list[str]:
+    return [*REQUIRED_INPUTS, *(catalog.silver(e) for e in OPTIONAL_ENTITIES)]
 
 
 def parse_as_of(text: str) -> date:
@@ -40,39 +47,75 @@ def parse_as_of(text: str) -> date:
 
 
 def latest_activity_date(spark: SparkSession, cfg: Config) -> date:
-    """The day of the latest silver transaction: the natural as-of date of a full run."""
-    latest = (
-        lake.read(spark, cfg, "silver.transactions").agg(F.max(F.to_date("event_ts"))).first()[0]
-    )
-    if latest is None:
-        raise Fin360Error("silver.transactions is empty: pass --as-of")
-    return latest
+    """The day of the latest silver transaction (else account snapshot): the natural as-of
+    date of a full run."""
+    for entity, column in (("transaction", "event_ts"), ("account", "valid_from")):
+        if lake.exists(spark, cfg, catalog.silver(entity)):
+            latest = (
+                lake.read(spark, cfg, catalog.silver(entity))
+                .agg(F.max(F.to_date(column)))
+                .first()[0]
+            )
+            if latest is not None:
+                return latest
+    raise Fin360Error("silver has no transactions or account snapshots: pass --as-of")
 
 
 def load_sources(spark: SparkSession, cfg: Config) -> features.Sources:
-    """Silver tables keyed by ``customer_id`` (through the xref and the accounts)."""
-    missing = [t for t in SILVER_INPUTS if not lake.exists(spark, cfg, t)]
+    """Silver tables keyed by ``customer_id`` (through the xref and the account holders). An
+    entity the bank does not have is an empty input, logged once as unavailable."""
+    missing = [t for t in REQUIRED_INPUTS if not lake.exists(spark, cfg, t)]
     if missing:
         raise Fin360Error(f"silver table(s) {missing} missing: run `fin360 run silver` first")
-    read = lambda name: lake.read(spark, cfg, name)  # noqa: E731
-    xref = read("silver.customer_xref")
-    crm = xref.where(F.col("source") == "crm_customers").select(
+    absent = [e for e in OPTIONAL_ENTITIES if not lake.exists(spark, cfg, catalog.silver(e))]
+    if absent:
+        log.info("unavailable entities (their features are null): %s", ", ".join(absent))
+
+    def read(entity: str) -> DataFrame | None:
+        return None if entity in absent else lake.read(spark, cfg, catalog.silver(entity))
+
+    def empty(entity: str) -> DataFrame:
+        return spark.createDataFrame([], features.PART_INPUTS[entity])
+
+    xref = lake.read(spark, cfg, catalog.SILVER_CUSTOMER_XREF)
+    customer_keys = xref.where(F.col("entity") == "customer").select(
         F.col("source_key").alias("customer_src_id"), "customer_id"
     )
-    bureau_keys = xref.where(F.col("source") == "credit_bureau").select(
+    bureau_keys = xref.where(F.col("entity") == "bureau_record").select(
         F.col("source_key").alias("bureau_record_id"), "customer_id"
     )
-    accounts = read("silver.accounts").join(crm, "customer_src_id")
-    owners = accounts.select("account_id", "customer_id")
+    holders = read("account_holder")
+    owners = (
+        holders.where(F.col("role").isin(*OWNING_ROLES))
+        .select("account_id", "customer_src_id")
+        .distinct()
+        .join(customer_keys, "customer_src_id", "inner")
+        .select("account_id", "customer_id")
+        .distinct()
+        if holders is not None
+        else None
+    )
+
+    def by_customer(entity: str, how: DataFrame | None, on: str) -> DataFrame:
+        df = read(entity)
+        if df is None or how is None:
+            return empty(entity)
+        return df.join(how, on, "inner")
+
+    fx = read("fx_rate")
     return features.Sources(
-        customers=read("silver.customers"),
-        accounts=accounts,
-        transactions=read("silver.transactions").drop("customer_src_id").join(owners, "account_id"),
-        app_events=read("silver.app_events").join(crm, "customer_src_id"),
-        complaints=read("silver.complaints").join(crm, "customer_src_id"),
-        bureau=read("silver.bureau").join(bureau_keys, "bureau_record_id"),
-        loans=read("silver.loans").join(crm, "customer_src_id"),
-        fx_rates=read("silver.fx_rates"),
+        customers=lake.read(spark, cfg, catalog.silver("customer")),
+        accounts=by_customer("account", owners, "account_id"),
+        transactions=by_customer("transaction", owners, "account_id"),
+        app_events=by_customer("app_event", customer_keys, "customer_src_id"),
+        complaints=by_customer("complaint", customer_keys, "customer_src_id"),
+        bureau=by_customer("bureau_record", bureau_keys, "bureau_record_id"),
+        loans=by_customer("loan", customer_keys, "customer_src_id"),
+        fx_rates=fx
+        if fx is not None
+        else spark.createDataFrame(
+            [], "rate_date date, currency string, rate_to_base decimal(18,8)"
+        ),
     )
 
 
@@ -86,20 +129,37 @@ def customer_spine(customers: DataFrame, as_of: date) -> DataFrame:
     )
 
 
-def credit_risk_spine(loans: DataFrame) -> DataFrame:
-    """One row per loan: its customer the day before the application, the label, maturity."""
-    observed_until = F.col("as_of_date")  # the loan snapshot's date
-    defaulted = (F.col("max_dpd_12m") >= 90) | (F.col("status") == "default")
-    return loans.select(
+def credit_risk_spine(loans: DataFrame, label: dict) -> DataFrame:
+    """One row per loan: its customer the day before the application, its terms, the label
+    and whether it is mature.
+
+    ``loans``: every snapshot version of every loan (SCD2 history). The loan defaulted when a
+    snapshot taken within ``observation_months`` of the application shows a worst days past
+    due of ``dpd_threshold`` or more, or a status in ``default_statuses`` (when no snapshot
+    falls in that window, the first one after it decides); it is mature once a snapshot
+    ``observation_months`` after the application exists."""
+    window_end = F.add_months("application_date", label["observation_months"])
+    bad = (F.col("max_dpd_12m") >= label["dpd_threshold"]) | F.col("status").isin(
+        *label["default_statuses"]
+    )
+    bad = F.coalesce(bad, F.lit(False)).cast("int")
+    per_loan = loans.groupBy("loan_id", "customer_id").agg(
+        F.min_by(F.struct("application_date", "principal", "term_months", "interest_rate"),
+                 "snapshot_date").alias("terms"),
+        F.max(F.when(F.col("snapshot_date") <= window_end, bad)).alias("_in_window"),
+        F.min_by(bad, "snapshot_date").alias("_first"),
+        F.max(F.col("snapshot_date") >= window_end).alias("is_mature"),
+    )  # fmt: skip
+    return per_loan.select(
         "loan_id",
         "customer_id",
-        F.date_sub("application_date", 1).alias("feature_date"),
-        "application_date",
-        F.col("principal").alias("loan_principal_applied"),
-        "term_months",
-        "interest_rate",
-        defaulted.cast("int").alias("label_default_90dpd_12m"),
-        (F.add_months("application_date", 12) <= observed_until).alias("is_mature"),
+        F.date_sub("terms.application_date", 1).alias("feature_date"),
+        F.col("terms.application_date").alias("application_date"),
+        F.col("terms.principal").alias("loan_principal_applied"),
+        F.col("terms.term_months").alias("term_months"),
+        F.col("terms.interest_rate").alias("interest_rate"),
+        F.coalesce("_in_window", "_first").alias("label_default_90dpd_12m"),
+        "is_mature",
     )
 
 
@@ -111,7 +171,7 @@ def run(spark: SparkSession, cfg: Config, as_of: date) -> dict[str, int]:
         "timezone": cfg["silver.default_timezone"],
         "base_currency": cfg["silver.base_currency"],
     }
-    inputs = {t: lake.version(spark, cfg, t) for t in SILVER_INPUTS}
+    inputs = {t: lake.version(spark, cfg, t) for t in silver_inputs()}
     with stage(log, "gold", table=CUSTOMER_360, as_of=as_of) as out:
         spine = customer_spine(sources.customers, as_of)
         c360 = features.customer_features(spine, sources, **options)
@@ -123,7 +183,7 @@ def run(spark: SparkSession, cfg: Config, as_of: date) -> dict[str, int]:
         )
         out.update(rows=rows)
     with stage(log, "gold", table=TRAINING_CREDIT_RISK) as out:
-        loans = credit_risk_spine(sources.loans)
+        loans = credit_risk_spine(sources.loans, cfg["risk.label"])
         spine = loans.select("customer_id", F.col("feature_date").alias("as_of_date")).distinct()
         feats = features.customer_features(spine, sources, **options).withColumnRenamed(
             "as_of_date", "feature_date"

@@ -15,10 +15,10 @@ from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from fin360 import code_version, lake
+from fin360 import catalog, code_version, lake
 from fin360.config import Config
 
-JOB_RUNS = "ops.job_runs"
+JOB_RUNS = catalog.OPS_JOB_RUNS
 JOB_RUN_ALL = "*"  # the unit of the row that sums up a whole job run
 
 JOB_RUNS_SCHEMA = T.StructType(

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import logging
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -36,7 +35,7 @@ from pyspark.ml.feature import Imputer, SQLTransformer, StandardScaler, VectorAs
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
-from fin360 import Fin360Error, lake
+from fin360 import Fin360Error, catalog, lake
 from fin360.config import Config
 from fin360.logs import stage
 from fin360.ml import explain, monitoring, tracking
@@ -237,8 +236,8 @@ def window_features(
 
 def labels(spark: SparkSession, cfg: Config) -> DataFrame | None:
     """Confirmed cases (``txn_id``, ``anomaly_type``), or None when there are none."""
-    path = cfg.get("anomaly.labels") or str(Path(cfg.path("truth")) / "anomalies.parquet")
-    if not lake.path_exists(spark, path):
+    path = cfg.get("anomaly.labels")
+    if not path or not lake.path_exists(spark, path):
         return None
     return spark.read.parquet(path).select("txn_id", "anomaly_type")
 
@@ -303,7 +302,7 @@ def train(spark: SparkSession, cfg: Config, as_of: date | None = None) -> dict[s
         if rows < 10 * clusters:
             raise Fin360Error(f"{rows} transactions in the training window are too few to train")
         with mlflow.start_run(experiment_id=tracking.experiment_id(cfg, FAMILY)) as run:
-            tracking.log_lineage(spark, cfg, ["silver.transactions"], rows)
+            tracking.log_lineage(spark, cfg, [catalog.silver("transaction")], rows)
             mlflow.log_params(
                 {
                     "features": ",".join(FEATURES),

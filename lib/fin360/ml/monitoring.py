@@ -18,13 +18,13 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from fin360 import lake
+from fin360 import catalog, lake
 from fin360.config import Config
 from fin360.governance.audit import utc_now
 
 log = logging.getLogger(__name__)
 
-MODEL_MONITORING = "ops.model_monitoring"
+MODEL_MONITORING = catalog.OPS_MODEL_MONITORING
 REFERENCE_ARTIFACT = "reference_distribution.json"
 EPSILON = 1e-4  # an empty bin counts as this share, so PSI stays finite
 MISSING = -1

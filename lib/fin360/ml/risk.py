@@ -49,7 +49,7 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
-from fin360 import Fin360Error, lake
+from fin360 import Fin360Error, catalog, lake
 from fin360.config import Config, ConfigError
 from fin360.logs import stage
 from fin360.ml import explain, monitoring, tracking
@@ -57,7 +57,7 @@ from fin360.ml import explain, monitoring, tracking
 log = logging.getLogger(__name__)
 
 FAMILY = "risk"
-TRAINING_TABLE = "gold.training_credit_risk"
+TRAINING_TABLE = catalog.GOLD_TRAINING_CREDIT_RISK
 LABEL = "label_default_90dpd_12m"
 CATEGORICAL = ["age_band", "income_band", "occupation_band"]
 # Groups the fairness metrics compare; gender is never a model input, age band is both.

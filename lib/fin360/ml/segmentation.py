@@ -10,16 +10,14 @@ champion's (Hungarian assignment on the standardised centroids), unmatched ones 
 The fitted pipeline ends in a SQL stage that maps the cluster to ``segment_id`` and
 ``segment_name``, so the registered model alone scores customers.
 
-When the generator's truth is present, the agreement with its planted segments is logged as
-the adjusted Rand index.
+The agreement with the generator's planted segments is graded by ``fin360 evaluate``, which
+logs it on this run.
 """
 
 from __future__ import annotations
 
 import logging
 from datetime import date
-from math import comb
-from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
@@ -36,7 +34,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 from scipy.optimize import linear_sum_assignment
 
-from fin360 import Fin360Error, lake
+from fin360 import Fin360Error, catalog, lake
 from fin360.config import Config
 from fin360.logs import stage
 from fin360.ml import monitoring, tracking
@@ -44,7 +42,7 @@ from fin360.ml import monitoring, tracking
 log = logging.getLogger(__name__)
 
 FAMILY = "segmentation"
-SOURCE_TABLE = "gold.customer_360"
+SOURCE_TABLE = catalog.GOLD_CUSTOMER_360
 CENTROIDS_ARTIFACT = "segment_centroids.json"
 SEED = 42
 # a standardised segment mean this far from the population's makes it into the segment's name
@@ -126,36 +124,6 @@ def silhouette(predictions: DataFrame) -> float:
         return -1.0
     return ClusteringEvaluator(featuresCol="features", predictionCol="cluster").evaluate(
         predictions
-    )
-
-
-def adjusted_rand_index(pairs: pd.DataFrame) -> float:
-    """ARI from a contingency table with columns (a, b, n): rows of two labelings' overlap."""
-    n = int(pairs["n"].sum())
-    if n < 2:
-        return 0.0
-    index = sum(comb(int(v), 2) for v in pairs["n"])
-    a = sum(comb(int(v), 2) for v in pairs.groupby("a")["n"].sum())
-    b = sum(comb(int(v), 2) for v in pairs.groupby("b")["n"].sum())
-    expected = a * b / comb(n, 2)
-    maximum = (a + b) / 2
-    return 1.0 if maximum == expected else float((index - expected) / (maximum - expected))
-
-
-def planted_segments(spark: SparkSession, cfg: Config) -> DataFrame | None:
-    """``customer_id -> planted segment`` from the generator's truth, or None without it."""
-    truth = Path(cfg.path("truth"))
-    files = [truth / "persons.parquet", truth / "customer_identity.parquet"]
-    if not all(f.exists() for f in files) or not lake.exists(spark, cfg, "silver.customer_xref"):
-        return None
-    persons = spark.read.parquet(str(files[0])).select("person_id", "segment")
-    identity = spark.read.parquet(str(files[1]))
-    xref = lake.read(spark, cfg, "silver.customer_xref").where(F.col("source") == "crm_customers")
-    return (
-        xref.join(identity, xref["source_key"] == identity["customer_src_id"])
-        .join(persons, "person_id")
-        .groupBy("customer_id")
-        .agg(F.min("segment").alias("planted_segment"))
     )
 
 
@@ -299,19 +267,15 @@ def train(spark: SparkSession, cfg: Config, data: DataFrame | None = None) -> di
             predictions = model.transform(prepared)
             prof = profile(predictions, features)
             centroids = prof[[f"z_{c}" for c in features]].to_numpy()
-            ids = stable_ids(centroids, _previous_centroids(cfg), features)
+            # profiles hold the clusters that got customers; a cluster left empty (KMeans and
+            # mixtures can leave one) still gets an id and a name, so scoring never misses one
+            row_ids = stable_ids(centroids, _previous_centroids(cfg), features)
+            ids = {int(c): row_ids[i] for i, c in enumerate(prof.index)}
             names = segment_names(prof, features)
+            for c in sorted(set(range(k)) - set(ids)):
+                ids[c], names[c] = max(ids.values()) + 1, f"empty at training ({c})"
             final = PipelineModel(stages=[*prep.stages, model, segment_mapping(ids, names)])
             metrics = {"silhouette": score, "k": float(k)}
-            planted = planted_segments(spark, cfg)
-            if planted is not None:
-                pairs = (
-                    predictions.join(planted, "customer_id")
-                    .groupBy(F.col("cluster").alias("a"), F.col("planted_segment").alias("b"))
-                    .agg(F.count(F.lit(1)).alias("n"))
-                    .toPandas()
-                )
-                metrics["ari_planted_segments"] = adjusted_rand_index(pairs)
             mlflow.log_params({"best.algorithm": algorithm, "best.k": k})
             mlflow.log_metrics(metrics)
             table = prof.assign(
@@ -342,14 +306,15 @@ def train(spark: SparkSession, cfg: Config, data: DataFrame | None = None) -> di
     finally:
         prepared.unpersist()
     log.info(
-        "segmentation run=%s algorithm=%s k=%d silhouette=%.4f ari=%s version=%s",
-        parent.info.run_id, algorithm, k, score, metrics.get("ari_planted_segments"), version,
+        "segmentation run=%s algorithm=%s k=%d silhouette=%.4f version=%s",
+        parent.info.run_id, algorithm, k, score, version,
     )  # fmt: skip
     return {
         "run_id": parent.info.run_id,
         "version": version,
         "algorithm": algorithm,
         "segments": {ids[c]: names[c] for c in prof.index},
+        "features_unobserved": unobserved,
         **metrics,
     }
 

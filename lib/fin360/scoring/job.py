@@ -30,7 +30,7 @@ import mlflow
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
-from fin360 import Fin360Error, lake
+from fin360 import Fin360Error, catalog, lake
 from fin360.config import Config
 from fin360.governance.audit import JobRun, utc_now
 from fin360.logs import stage
@@ -39,9 +39,9 @@ from fin360.ml import anomaly, monitoring, risk, segmentation, tracking
 log = logging.getLogger(__name__)
 
 JOB = "score"
-CUSTOMER_SCORES = "gold.customer_scores"
-TRANSACTION_ALERTS = "gold.transaction_alerts"
-NEXT_BEST_OFFER = "gold.next_best_offer"
+CUSTOMER_SCORES = catalog.GOLD_CUSTOMER_SCORES
+TRANSACTION_ALERTS = catalog.GOLD_TRANSACTION_ALERTS
+NEXT_BEST_OFFER = catalog.GOLD_NEXT_BEST_OFFER
 CREDIT_CATEGORIES = ("credit_card", "loan")
 
 
@@ -138,12 +138,14 @@ def _customer_inputs(spark: SparkSession, cfg: Config, as_of: date) -> tuple[Dat
 
     sources = load_sources(spark, cfg)
     holdings = (
-        sources.accounts.where(F.col("status") != "closed")
+        sources.accounts.where(F.col("is_current") & (F.col("status") != "closed"))
         .select("customer_id", "product_code")
         .distinct()
     )
-    products = lake.read(spark, cfg, "silver.products").select(
-        "product_code", "product_name", "category", "min_age"
+    products = (
+        lake.read(spark, cfg, catalog.silver("product"))
+        .where("is_current")
+        .select("product_code", "product_name", "category", "min_age")
     )
     ages = (
         sources.customers.where("is_current")
@@ -182,14 +184,16 @@ def run(spark: SparkSession, cfg: Config, as_of: date) -> dict[str, Any]:
     started = utc_now()
     tracking.setup(cfg)
     if not lake.exists(spark, cfg, segmentation.SOURCE_TABLE):
-        raise Fin360Error("gold.customer_360 missing: run `fin360 run gold --as-of ...` first")
+        raise Fin360Error(
+            f"{catalog.GOLD_CUSTOMER_360} missing: run `fin360 run gold --as-of ...` first"
+        )
     features = risk.prepared(
         lake.read(spark, cfg, segmentation.SOURCE_TABLE).where(F.col("as_of_date") == F.lit(as_of))
     ).cache()
     try:
         if features.isEmpty():
             raise Fin360Error(
-                f"gold.customer_360 has no rows for {as_of}: run `fin360 run gold --as-of {as_of}`"
+                f"{catalog.GOLD_CUSTOMER_360} has no rows for {as_of}: run `fin360 run gold --as-of {as_of}`"
             )
         models = {
             family: tracking.load(cfg, family, tracking.CHAMPION)

@@ -25,6 +25,8 @@ from fin360.config import Config, ConfigError, read_yaml
 
 FAILURES = "_dq_failures"
 ROW_CHECKS = {"not_null", "unique", "range", "allowed_values", "regex", "references"}
+# rows the job tagged itself (duplicates, unmapped values): counted, not evaluated here
+FLAG_CHECK = "flag"
 TABLE_CHECKS = {"freshness", "row_count_change"}
 PARAMS = {
     "not_null": set(),
@@ -159,7 +161,7 @@ def rule_results(
     """Every rule's outcome on ``checked`` (the output of ``with_rule_failures``), one pass."""
     aggs = [F.count(F.lit(1)).alias("_rows")]
     for i, rule in enumerate(rules):
-        if rule.check in ROW_CHECKS:
+        if rule.check in ROW_CHECKS or rule.check == FLAG_CHECK:
             aggs.append(F.count_if(F.array_contains(FAILURES, rule.name)).alias(f"r{i}"))
         elif rule.check == "freshness":
             aggs.append(F.max(rule.column).alias(f"r{i}"))
@@ -168,7 +170,7 @@ def rule_results(
     results = []
     for i, rule in enumerate(rules):
         observed: Any = None
-        if rule.check in ROW_CHECKS:
+        if rule.check in ROW_CHECKS or rule.check == FLAG_CHECK:
             failed = stats[f"r{i}"]
         elif rule.check == "freshness":
             newest = stats[f"r{i}"]

@@ -1,16 +1,20 @@
 """Slowly changing dimension, type 2, by Delta MERGE.
 
-Each key has one current row (``is_current``, ``valid_to`` null) and closed history rows. A
-changed attribute (by ``attr_hash``) closes the current row at the new version's
-``valid_from`` and inserts the new version; unchanged keys are not touched, so re-running the
-same batch changes nothing (and commits nothing).
+Each key has one current row (``is_current``, ``valid_to`` null) and closed history rows. The
+updates may hold several versions of a key (two daily snapshots delivered at once); they are
+applied in ``valid_from`` order. A version whose attributes (by ``attr_hash``) equal the
+version before it, in the updates or the table's current row, is no change and is dropped; a
+change closes the previous version at its ``valid_from`` and opens a new one. Unchanged keys are
+not touched, so re-running the same updates changes nothing (and commits nothing).
 """
 
 from __future__ import annotations
 
 from delta.tables import DeltaTable
-from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
+
+HISTORY_COLUMNS = ["attr_hash", "valid_from", "valid_to", "is_current"]
 
 
 def attr_hash(attributes: list[str]) -> Column:
@@ -22,56 +26,78 @@ def merge_scd2(
     path: str,
     updates: DataFrame,
     *,
-    key: str,
+    key: str | list[str],
     attributes: list[str],
     valid_from: str,
+    carry: list[str] | None = None,
+    partition_by: list[str] | None = None,
 ) -> dict[str, int]:
-    """Apply ``updates`` (one row per key: key, attributes, ``valid_from`` column) to the SCD2
-    table at ``path``; returns the number of rows closed and inserted."""
+    """Apply ``updates`` (key, attributes, the ``valid_from`` column, and ``carry`` columns
+    stored but not compared, such as lineage) to the SCD2 table at ``path``; returns the number
+    of rows closed and inserted."""
+    keys = [key] if isinstance(key, str) else list(key)
+    carry = carry or []
     staged = updates.select(
-        key,
+        *keys,
         *attributes,
+        *carry,
         attr_hash(attributes).alias("attr_hash"),
-        F.col(valid_from).alias("valid_from"),
+        F.col(valid_from).cast("timestamp").alias("valid_from"),
     )
-    if not DeltaTable.isDeltaTable(spark, path):
-        first = staged.withColumn("valid_to", F.lit(None).cast("timestamp")).withColumn(
-            "is_current", F.lit(True)
+    exists = DeltaTable.isDeltaTable(spark, path)
+    if exists:
+        current = (
+            DeltaTable.forPath(spark, path)
+            .toDF()
+            .where("is_current")
+            .select(*keys, F.col("attr_hash").alias("_prev_hash"))
         )
-        first.write.format("delta").save(path)
-        return {"closed": 0, "inserted": first.count()}
-
-    target = DeltaTable.forPath(spark, path)
-    current = target.toDF().where("is_current").select(key, F.col("attr_hash").alias("_old_hash"))
-    cached = (
-        staged.join(current, key, "left")
-        .where(F.col("_old_hash").isNull() | (F.col("_old_hash") != F.col("attr_hash")))
+        staged = staged.join(current, keys, "left")
+    else:
+        staged = staged.withColumn("_prev_hash", F.lit(None).cast("string"))
+    order = Window.partitionBy(*keys).orderBy("valid_from", "attr_hash")
+    previous = F.coalesce(F.lag("attr_hash").over(order), F.col("_prev_hash"))
+    changes = (
+        staged.withColumn("_before", previous)
+        .where(F.col("_before").isNull() | (F.col("_before") != F.col("attr_hash")))
+        .withColumn("_first", F.row_number().over(order) == 1)
+        .withColumn("valid_to", F.lead("valid_from").over(order))
+        .withColumn("is_current", F.col("valid_to").isNull())
         .cache()
     )
-    counts = cached.agg(
-        F.count(F.lit(1)).alias("changed"), F.count("_old_hash").alias("closed")
-    ).first()
-    if counts["changed"] == 0:
-        cached.unpersist()
-        return {"closed": 0, "inserted": 0}
-    changes = cached.drop("_old_hash")
-    # Each change twice: keyed, to close the current row; unkeyed, to insert the new version.
-    rows = changes.withColumn("_merge_key", F.col(key)).unionByName(
-        changes.withColumn("_merge_key", F.lit(None).cast(changes.schema[key].dataType))
-    )
-    values = {c: F.col(f"s.{c}") for c in [key, *attributes, "attr_hash", "valid_from"]}
-    (
-        target.alias("t")
-        .merge(rows.alias("s"), f"t.{key} = s._merge_key AND t.is_current")
-        .whenMatchedUpdate(
-            condition="t.attr_hash <> s.attr_hash",
-            set={"is_current": F.lit(False), "valid_to": F.col("s.valid_from")},
+    try:
+        counts = changes.agg(
+            F.count(F.lit(1)).alias("inserted"),
+            F.count_if(F.col("_first") & F.col("_prev_hash").isNotNull()).alias("closed"),
+        ).first()
+        if counts["inserted"] == 0:
+            return {"closed": 0, "inserted": 0}
+        columns = [*keys, *attributes, *carry, *HISTORY_COLUMNS]
+        if not exists:
+            writer = changes.select(*columns).write.format("delta")
+            if partition_by:
+                writer = writer.partitionBy(*partition_by)
+            writer.save(path)
+            return {"closed": 0, "inserted": counts["inserted"]}
+        # The first new version of a changed key closes its current row (keyed); every new
+        # version is inserted (unkeyed: the merge key is null, so it never matches).
+        closing = changes.where(F.col("_first") & F.col("_prev_hash").isNotNull())
+        rows = closing.select(*columns, *(F.col(k).alias(f"_mk_{k}") for k in keys)).unionByName(
+            changes.select(
+                *columns,
+                *(F.lit(None).cast(changes.schema[k].dataType).alias(f"_mk_{k}") for k in keys),
+            )
         )
-        .whenNotMatchedInsert(
-            condition="s._merge_key IS NULL",
-            values={**values, "valid_to": F.lit(None).cast("timestamp"), "is_current": F.lit(True)},
+        condition = " AND ".join(f"t.{k} = s._mk_{k}" for k in keys) + " AND t.is_current"
+        values = {c: F.col(f"s.{c}") for c in columns}
+        (
+            DeltaTable.forPath(spark, path)
+            .alias("t")
+            .merge(rows.alias("s"), condition)
+            .whenMatchedUpdate(set={"is_current": F.lit(False), "valid_to": F.col("s.valid_from")})
+            .whenNotMatchedInsert(condition=f"s._mk_{keys[0]} IS NULL", values=values)
+            .execute()
         )
-        .execute()
-    )
-    cached.unpersist()
-    return {"closed": counts["closed"], "inserted": counts["changed"]}
+        return {"closed": counts["closed"], "inserted": counts["inserted"]}
+    finally:
+        changes.unpersist()

@@ -1,8 +1,8 @@
-"""Pure silver transforms: bronze rows (strings as delivered) to canonical, typed rows.
+"""Pure silver transforms on canonical rows (the output of :mod:`fin360.silver.mapping`):
+pseudonymisation, enrichment with reference data, deduplication flags, complaint text.
 
-Each ``*_standardised`` function ends in a ``select`` that is its table's schema contract; it
-keeps the bronze lineage columns ``_batch_id`` and ``_record_hash``. PII never leaves these
-functions in clear: ``pseudonymised_customers`` replaces it with tokens and masks.
+PII never leaves silver in clear: :func:`pseudonymised` replaces every column the canonical
+model marks as PII with a keyed token (and a masked value where the model asks for one).
 """
 
 from __future__ import annotations
@@ -14,131 +14,78 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from fin360.canonical import Entity
 from fin360.governance import pii
-from fin360.silver import standardise as s
 
-LINEAGE = ["_batch_id", "_record_hash"]
 DUPLICATE_RULE = "duplicate"
+OUT_OF_ORDER_RULE = "out_of_order_snapshot"
+
+_MASKS = {
+    "name": pii.mask_name,
+    "phone": pii.mask_phone,
+    "email": pii.mask_email,
+    "resident_id": pii.mask_resident_id,
+}
 
 
-def _opt(df: DataFrame, name: str) -> Column:
-    """A column that a drifted or older batch may lack."""
-    return F.col(name) if name in df.columns else F.lit(None).cast("string")
+def _token_input(col: Column, kind: str) -> Column:
+    """The normalised form a PII value is tokenised in, so that tokens join across sources:
+    names without spaces in lower case, addresses without whitespace, dates as ISO text."""
+    if kind == "name":
+        return F.lower(F.regexp_replace(col, r"\s", ""))
+    if kind == "string":
+        return F.lower(F.regexp_replace(col, r"\s", ""))
+    return col.cast("string")
 
 
-def _int(col: Column) -> Column:
-    return s.clean_text(col).cast("int")
+def pseudonymised_columns(entity: Entity, present: list[str]) -> list[str]:
+    """The entity's silver columns after :func:`pseudonymised`, in canonical order."""
+    out = []
+    for col in entity.columns:
+        if col.name not in present:
+            continue
+        if col.pii is None:
+            out.append(col.name)
+            continue
+        if col.pii == "quasi" and col.type == "date":
+            out.append(col.name.removesuffix("_date") + "_year")
+        out.append(f"{col.name}_token")
+        if col.mask:
+            out.append(f"{col.name}_masked")
+    return out
 
 
-# --------------------------------------------------------------------------- customers
-
-
-def customers_standardised(timezone: str) -> Callable[[DataFrame], DataFrame]:
-    """CRM records typed and normalised. Still clear-text PII: for entity resolution only,
-    never written (``pseudonymised_customers`` follows)."""
+def pseudonymised(entity: Entity, key: bytes) -> Callable[[DataFrame], DataFrame]:
+    """Every PII column of ``entity`` replaced by ``<column>_token`` (keyed HMAC of its
+    normalised value) and, where the model defines a mask, ``<column>_masked``; a quasi
+    identifier date keeps only its year (``birth_date`` -> ``birth_year``). Other columns pass
+    through unchanged."""
 
     def transform(df: DataFrame) -> DataFrame:
-        gender = F.upper(s.clean_text(F.col("gender")))
-        return df.select(
-            s.clean_text(F.col("customer_src_id")).alias("customer_src_id"),
-            s.clean_text(F.col("branch_code")).alias("branch_code"),
-            s.clean_text(F.col("full_name")).alias("full_name"),
-            s.name_key(F.col("full_name")).alias("name_key"),
-            F.when(gender.isin("M", "男"), "M").when(gender.isin("F", "女"), "F").alias("gender"),
-            s.parse_date(F.col("birth_date")).alias("birth_date"),
-            s.resident_id_clean(F.col("resident_id")).alias("resident_id"),
-            s.phone_e164(F.col("phone")).alias("phone"),
-            s.email_clean(F.col("email")).alias("email"),
-            s.clean_text(F.col("address")).alias("address"),
-            F.regexp_replace(s.clean_text(F.col("city")), "市$", "").alias("city"),
-            s.clean_text(F.col("province")).alias("province"),
-            s.clean_text(F.col("occupation")).alias("occupation"),
-            s.amount(F.col("annual_income")).alias("annual_income"),
-            s.flag(F.col("marketing_consent")).alias("marketing_consent"),
-            s.flag(F.col("data_sharing_consent")).alias("data_sharing_consent"),
-            s.parse_date(F.col("created_at")).alias("created_at"),
-            s.parse_local_timestamp(F.col("updated_at"), timezone).alias("updated_at"),
-            *LINEAGE,
-        )
+        out = []
+        names = {c.name: c for c in entity.columns}
+        for name in df.columns:
+            col = names.get(name)
+            if col is None or col.pii is None:
+                out.append(F.col(name))
+                continue
+            value = F.col(name)
+            if col.pii == "quasi" and col.type == "date":
+                out.append(F.year(value).alias(name.removesuffix("_date") + "_year"))
+            out.append(pii.hmac_token(_token_input(value, col.type), key).alias(f"{name}_token"))
+            if col.mask:
+                out.append(_MASKS[col.mask](value).alias(f"{name}_masked"))
+        return df.select(*out)
 
     return transform
 
 
-CUSTOMER_ATTRIBUTES = [
-    "name_token",
-    "name_masked",
-    "gender",
-    "birth_year",
-    "birth_date_token",
-    "resident_id_token",
-    "resident_id_masked",
-    "phone_token",
-    "phone_masked",
-    "email_token",
-    "email_masked",
-    "address_token",
-    "city",
-    "province",
-    "occupation",
-    "annual_income",
-    "marketing_consent",
-    "data_sharing_consent",
-    "branch_code",
-]
+def clear_pii(entity: Entity) -> list[str]:
+    """The entity's PII columns in clear (before :func:`pseudonymised`)."""
+    return [c.name for c in entity.columns if c.pii]
 
 
-def pseudonymised_customers(key: bytes) -> Callable[[DataFrame], DataFrame]:
-    """Clear PII replaced by keyed tokens (join keys) and masked display values."""
-
-    def transform(df: DataFrame) -> DataFrame:
-        return df.select(
-            "customer_id",
-            "customer_src_id",
-            pii.hmac_token(F.col("name_key"), key).alias("name_token"),
-            pii.mask_name(F.col("full_name")).alias("name_masked"),
-            "gender",
-            F.year("birth_date").alias("birth_year"),
-            pii.hmac_token(F.col("birth_date").cast("string"), key).alias("birth_date_token"),
-            pii.hmac_token(F.col("resident_id"), key).alias("resident_id_token"),
-            pii.mask_resident_id(F.col("resident_id")).alias("resident_id_masked"),
-            pii.hmac_token(F.col("phone"), key).alias("phone_token"),
-            pii.mask_phone(F.col("phone")).alias("phone_masked"),
-            pii.hmac_token(F.col("email"), key).alias("email_token"),
-            pii.mask_email(F.col("email")).alias("email_masked"),
-            pii.hmac_token(F.lower(F.regexp_replace("address", r"\s", "")), key).alias(
-                "address_token"
-            ),
-            "city",
-            "province",
-            "occupation",
-            "annual_income",
-            "marketing_consent",
-            "data_sharing_consent",
-            "branch_code",
-            "created_at",
-            "updated_at",
-        )
-
-    return transform
-
-
-# --------------------------------------------------------------------------- accounts, products
-
-
-def accounts_standardised(df: DataFrame) -> DataFrame:
-    status = s.clean_text(F.col("status"))
-    return df.select(
-        s.clean_text(F.col("account_id")).alias("account_id"),
-        s.clean_text(F.col("customer_src_id")).alias("customer_src_id"),
-        s.clean_text(F.col("product_code")).alias("product_code"),
-        s.currency_code(F.col("currency")).alias("currency"),
-        F.try_to_date(s.clean_text(F.col("open_date")), "yyyyMMdd").alias("open_date"),
-        F.when(status == "A", "active").when(status == "C", "closed").when(status == "D", "dormant")
-        .alias("status"),
-        s.amount(F.col("balance")).alias("balance"),
-        s.amount(F.col("credit_limit")).alias("credit_limit"),
-        *LINEAGE,
-    )  # fmt: skip
+# --------------------------------------------------------------------------- reference data
 
 
 def with_product_category(products: DataFrame) -> Callable[[DataFrame], DataFrame]:
@@ -146,93 +93,15 @@ def with_product_category(products: DataFrame) -> Callable[[DataFrame], DataFram
     ``product_known`` rule rejects)."""
 
     def transform(df: DataFrame) -> DataFrame:
-        categories = products.select("product_code", F.col("category").alias("product_category"))
+        categories = products.where("is_current").select(
+            "product_code", F.col("category").alias("product_category")
+        )
         return df.join(F.broadcast(categories), "product_code", "left")
 
     return transform
 
 
-def products_standardised(df: DataFrame) -> DataFrame:
-    return df.select(
-        s.clean_text(F.col("product_code")).alias("product_code"),
-        s.clean_text(F.col("product_name")).alias("product_name"),
-        F.lower(s.clean_text(F.col("category"))).alias("category"),
-        _int(F.col("min_age")).alias("min_age"),
-        _int(F.col("risk_level")).alias("risk_level"),
-        s.currency_code(F.col("currency")).alias("currency"),
-        *LINEAGE,
-    )
-
-
-def fx_rates_standardised(df: DataFrame) -> DataFrame:
-    return df.select(
-        s.parse_date(F.col("rate_date")).alias("rate_date"),
-        s.currency_code(F.col("currency")).alias("currency"),
-        s.clean_text(F.col("rate_to_cny")).cast("decimal(18,8)").alias("rate_to_cny"),
-        *LINEAGE,
-    )
-
-
 # --------------------------------------------------------------------------- transactions
-
-
-def card_transactions_standardised(timezone: str) -> Callable[[DataFrame], DataFrame]:
-    def transform(df: DataFrame) -> DataFrame:
-        return df.select(
-            s.clean_text(F.col("txn_id")).alias("txn_id"),
-            F.lit("card").alias("txn_type"),
-            s.clean_text(F.col("account_id")).alias("account_id"),
-            s.clean_text(F.col("customer_src_id")).alias("customer_src_id"),
-            F.lit("debit").alias("direction"),
-            s.parse_event_timestamp(F.col("local_time"), timezone).alias("event_ts"),
-            s.amount(F.col("amount")).alias("amount"),
-            s.currency_code(F.col("currency")).alias("currency"),
-            F.lit(None).cast("string").alias("counterparty_account"),
-            s.clean_text(F.col("merchant_name")).alias("counterparty_name"),
-            F.lit(None).cast("string").alias("counterparty_bank"),
-            s.clean_text(F.col("merchant_id")).alias("merchant_id"),
-            s.clean_text(F.col("merchant_name")).alias("merchant_name"),
-            s.clean_text(F.col("mcc")).alias("mcc"),
-            F.upper(s.clean_text(F.col("channel"))).alias("channel"),
-            s.clean_text(F.col("device_id")).alias("device_id"),
-            F.upper(s.clean_text(F.col("country"))).alias("country"),
-            s.clean_text(F.col("city")).alias("city"),
-            s.clean_text(F.col("lat")).cast("double").alias("lat"),
-            s.clean_text(F.col("lon")).cast("double").alias("lon"),
-            F.lower(s.clean_text(_opt(df, "wallet_provider"))).alias("wallet_provider"),
-            F.lit(None).cast("string").alias("purpose"),
-            *LINEAGE,
-        )
-
-    return transform
-
-
-def transfers_standardised(df: DataFrame) -> DataFrame:
-    """One row per transfer, seen from the bank's own account: an outgoing or internal
-    transfer debits ``from_account``; an incoming external one credits ``to_account``."""
-    external_source = F.col("from_account").startswith("EXT-")
-    own = F.when(external_source, F.col("to_account")).otherwise(F.col("from_account"))
-    other = F.when(external_source, F.col("from_account")).otherwise(F.col("to_account"))
-    return df.select(
-        F.col("transfer_id").alias("txn_id"),
-        F.lit("transfer").alias("txn_type"),
-        own.alias("account_id"),
-        F.lit(None).cast("string").alias("customer_src_id"),
-        F.when(external_source, "credit").otherwise("debit").alias("direction"),
-        F.col("ts").cast("timestamp").alias("event_ts"),
-        s.amount(F.col("amount")).alias("amount"),
-        s.currency_code(F.col("currency")).alias("currency"),
-        other.alias("counterparty_account"),
-        s.clean_text(F.col("counterparty_name")).alias("counterparty_name"),
-        s.clean_text(F.col("counterparty_bank")).alias("counterparty_bank"),
-        *(F.lit(None).cast("string").alias(c) for c in ("merchant_id", "merchant_name", "mcc")),
-        F.upper(s.clean_text(F.col("channel"))).alias("channel"),
-        *(F.lit(None).cast("string").alias(c) for c in ("device_id", "country", "city")),
-        *(F.lit(None).cast("double").alias(c) for c in ("lat", "lon")),
-        F.lit(None).cast("string").alias("wallet_provider"),
-        s.clean_text(F.col("purpose")).alias("purpose"),
-        *LINEAGE,
-    )
 
 
 def with_fx_converted_amount(
@@ -245,7 +114,7 @@ def with_fx_converted_amount(
         rates = fx_rates.select(
             F.col("rate_date").alias("_fx_date"),
             F.col("currency").alias("_fx_currency"),
-            F.col("rate_to_cny").alias("_fx_rate"),
+            F.col("rate_to_base").alias("_fx_rate"),
         )
         joined = df.join(
             F.broadcast(rates),
@@ -276,97 +145,42 @@ def with_mcc_category(categories: dict[str, str]) -> Callable[[DataFrame], DataF
     return transform
 
 
-# --------------------------------------------------------------------------- events, service, credit
+# --------------------------------------------------------------------------- complaint text masking
 
 
-def app_events_standardised(timezone: str, key: bytes) -> Callable[[DataFrame], DataFrame]:
-    def transform(df: DataFrame) -> DataFrame:
-        return df.select(
-            s.clean_text(F.col("event_id")).alias("event_id"),
-            s.clean_text(F.col("customer_src_id")).alias("customer_src_id"),
-            s.clean_text(F.col("device_id")).alias("device_id"),
-            F.lower(s.clean_text(F.col("event_type"))).alias("event_type"),
-            s.clean_text(F.col("product_code")).alias("product_code"),
-            F.lower(s.clean_text(F.col("platform"))).alias("platform"),
-            pii.hmac_token(s.clean_text(F.col("ip")), key).alias("ip_token"),
-            s.parse_event_timestamp(F.col("ts"), timezone).alias("event_ts"),
-            *LINEAGE,
-        )
-
-    return transform
-
-
-def complaints_standardised(timezone: str) -> Callable[[DataFrame], DataFrame]:
-    """Complaint text cleaned, with phone-like digit runs masked (free text can carry PII)."""
-
-    def transform(df: DataFrame) -> DataFrame:
-        text = F.regexp_replace(s.clean_text(F.col("text")), r"\d{7,}", "*******")
-        return df.select(
-            s.clean_text(F.col("complaint_id")).alias("complaint_id"),
-            s.clean_text(F.col("customer_src_id")).alias("customer_src_id"),
-            F.lower(s.clean_text(F.col("channel"))).alias("channel"),
-            s.clean_text(F.col("category")).alias("category"),
-            text.alias("text"),
-            s.parse_local_timestamp(F.col("created_at"), timezone).alias("created_at"),
-            *LINEAGE,
-        )
-
-    return transform
-
-
-def bureau_standardised(key: bytes) -> Callable[[DataFrame], DataFrame]:
-    def transform(df: DataFrame) -> DataFrame:
-        return df.select(
-            s.clean_text(F.col("bureau_record_id")).alias("bureau_record_id"),
-            pii.hmac_token(s.resident_id_clean(F.col("resident_id")), key).alias(
-                "resident_id_token"
-            ),
-            pii.mask_name(s.clean_text(F.col("name"))).alias("name_masked"),
-            s.parse_date(F.col("report_date")).alias("report_date"),
-            _int(F.col("bureau_score")).alias("bureau_score"),
-            _int(F.col("delinquencies_24m")).alias("delinquencies_24m"),
-            _int(F.col("inquiries_6m")).alias("inquiries_6m"),
-            s.amount(F.col("total_debt")).alias("total_debt"),
-            _int(F.col("open_lines")).alias("open_lines"),
-            *LINEAGE,
-        )
-
-    return transform
-
-
-def loans_standardised(df: DataFrame) -> DataFrame:
-    return df.select(
-        s.clean_text(F.col("loan_id")).alias("loan_id"),
-        s.clean_text(F.col("customer_src_id")).alias("customer_src_id"),
-        s.clean_text(F.col("account_id")).alias("account_id"),
-        s.clean_text(F.col("product_code")).alias("product_code"),
-        s.amount(F.col("principal")).alias("principal"),
-        s.currency_code(F.col("currency")).alias("currency"),
-        s.parse_date(F.col("application_date")).alias("application_date"),
-        _int(F.col("term_months")).alias("term_months"),
-        s.clean_text(F.col("interest_rate")).cast("decimal(6,3)").alias("interest_rate"),
-        F.lower(s.clean_text(F.col("status"))).alias("status"),
-        _int(F.col("days_past_due")).alias("days_past_due"),
-        _int(F.col("max_dpd_12m")).alias("max_dpd_12m"),
-        s.parse_date(F.col("as_of_date")).alias("as_of_date"),
-        *LINEAGE,
-    )
+def with_masked_text(df: DataFrame) -> DataFrame:
+    """Complaint text with digit runs that may be phone or ID numbers masked: free text can
+    carry PII that no column declares."""
+    return df.withColumn("text", F.regexp_replace("text", r"\d{7,}", "*******"))
 
 
 # --------------------------------------------------------------------------- deduplication
 
 
-def with_duplicates_flagged(keys: list[str]) -> Callable[[DataFrame], DataFrame]:
-    """Tag all but one row per key with the ``duplicate`` rule: the one kept is the first by
-    (batch, record hash), so the choice is deterministic whatever the partitioning."""
+def with_flag(condition: Column, rule: str) -> Callable[[DataFrame], DataFrame]:
+    """Append ``rule`` to ``_dq_failures`` where ``condition`` holds."""
 
     def transform(df: DataFrame) -> DataFrame:
-        order = Window.partitionBy(*keys).orderBy("_batch_id", "_record_hash")
-        rank = F.row_number().over(order)
-        failures = F.when(rank > 1, F.array(F.lit(DUPLICATE_RULE))).otherwise(
-            F.array().cast("array<string>")
+        flagged = F.array_append("_dq_failures", F.lit(rule))
+        return df.withColumn(
+            "_dq_failures",
+            F.when(F.coalesce(condition, F.lit(False)), flagged).otherwise(F.col("_dq_failures")),
         )
-        return df.withColumn("_dq_failures", failures)
+
+    return transform
+
+
+def with_duplicates_flagged(
+    keys: list[str], newest_first: bool = False
+) -> Callable[[DataFrame], DataFrame]:
+    """Tag all but one row per ``keys`` with the ``duplicate`` rule: the one kept is the first
+    by (source, batch, record hash), or with ``newest_first`` the one of the latest batch, so
+    the choice is deterministic whatever the partitioning."""
+
+    def transform(df: DataFrame) -> DataFrame:
+        batch = F.col("_batch_id").desc() if newest_first else F.col("_batch_id")
+        order = Window.partitionBy(*keys).orderBy(batch, "_source", "_record_hash")
+        return df.transform(with_flag(F.row_number().over(order) > 1, DUPLICATE_RULE))
 
     return transform
 

@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from fin360.silver import entity
+from fin360 import eval as grading
+from fin360.silver import resolution as entity
 
 SCHEMA = "customer_src_id string, resident_id string, birth_date date, name_key string, phone string, email string, address string"
 
@@ -58,6 +59,6 @@ def test_pairwise_precision_recall(spark):
     truth = spark.createDataFrame(
         [("a", "x"), ("b", "x"), ("c", "y"), ("d", "y")], "record string, entity string"
     )
-    got = entity.pairwise_precision_recall(predicted, truth)
+    got = grading.pairwise_precision_recall(predicted, truth)
     # predicted pairs ab ac bc; true pairs ab cd; correct: ab
     assert (got["precision"], got["recall"]) == (1 / 3, 1 / 2)

@@ -124,24 +124,3 @@ def resolve(spark: SparkSession, records: DataFrame, thresholds: MatchThresholds
         .alias("match_rule"),
         F.when(fuzzy, F.round("fuzzy_score", 3)).otherwise(F.lit(1.0)).alias("confidence"),
     )
-
-
-def pairwise_precision_recall(predicted: DataFrame, truth: DataFrame) -> dict[str, float]:
-    """Pairwise precision and recall of a clustering (``record``, ``cluster``) against the
-    truth (``record``, ``entity``): over all pairs of records put together / truly together."""
-    joined = predicted.join(truth, "record")
-
-    def pairs(df: DataFrame, *keys: str) -> int:
-        counts = df.groupBy(*keys).count()
-        return counts.select(F.sum(F.col("count") * (F.col("count") - 1) / 2)).first()[0] or 0
-
-    both = pairs(joined, "cluster", "entity")
-    found = pairs(joined, "cluster")
-    actual = pairs(joined, "entity")
-    return {
-        "precision": both / found if found else 1.0,
-        "recall": both / actual if actual else 1.0,
-        "records": joined.count(),
-        "predicted_pairs": found,
-        "true_pairs": actual,
-    }
