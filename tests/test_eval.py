@@ -20,7 +20,8 @@ def test_grades_are_logged_on_the_champions_training_runs(spark, scored_lake):
     assert logged["ari_planted_segments"] == seg["ari_planted_segments"]
     alerts = out["anomaly"]
     assert alerts["run_id"] == trained["anomaly"]["run_id"]
-    assert client.get_run(alerts["run_id"]).data.metrics["planted_alert_recall"] == (
-        alerts["planted_alert_recall"]
+    assert (
+        client.get_run(alerts["run_id"]).data.metrics["planted_alert_recall"]
+        == (alerts["planted_alert_recall"])
     )
     assert alerts["planted_cases_in_window"] > 0 and alerts["planted_alert_precision"] > 0

@@ -84,7 +84,9 @@ def test_score_tables_cover_every_customer_and_transaction(spark, scored_lake):
     assert credit.where(~F.col("risk_band").isin(*cfg["scoring.credit_offer_bands"])).count() == 0
     from fin360.gold.job import load_sources
 
-    held = load_sources(spark, cfg).accounts.where(F.col("is_current") & (F.col("status") != "closed"))
+    held = load_sources(spark, cfg).accounts.where(
+        F.col("is_current") & (F.col("status") != "closed")
+    )
     assert offers.join(held, ["customer_id", "product_code"]).count() == 0
 
     monitored = lake.read(spark, cfg, monitoring.MODEL_MONITORING).where(
