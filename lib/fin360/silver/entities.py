@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from fin360 import canonical, catalog
+from fin360 import catalog
 from fin360.canonical import Entity
 from fin360.silver import transforms as t
 
@@ -165,7 +165,3 @@ def snapshot_attributes(entity: Entity, columns: list[str]) -> list[str]:
     lineage."""
     skip = {*entity.keys, entity.time, *LINEAGE, VALID_FROM}
     return [c for c in columns if c not in skip]
-
-
-def entity_by_table(table: str) -> Entity:
-    return next(e for e in canonical.ENTITIES.values() if catalog.silver(e.name) == table)

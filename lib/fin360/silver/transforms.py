@@ -38,23 +38,6 @@ def _token_input(col: Column, kind: str) -> Column:
     return col.cast("string")
 
 
-def pseudonymised_columns(entity: Entity, present: list[str]) -> list[str]:
-    """The entity's silver columns after :func:`pseudonymised`, in canonical order."""
-    out = []
-    for col in entity.columns:
-        if col.name not in present:
-            continue
-        if col.pii is None:
-            out.append(col.name)
-            continue
-        if col.pii == "quasi" and col.type == "date":
-            out.append(col.name.removesuffix("_date") + "_year")
-        out.append(f"{col.name}_token")
-        if col.mask:
-            out.append(f"{col.name}_masked")
-    return out
-
-
 def pseudonymised(entity: Entity, key: bytes) -> Callable[[DataFrame], DataFrame]:
     """Every PII column of ``entity`` replaced by ``<column>_token`` (keyed HMAC of its
     normalised value) and, where the model defines a mask, ``<column>_masked``; a quasi
