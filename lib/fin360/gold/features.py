@@ -367,7 +367,7 @@ def credit_part(spine: DataFrame, bureau: DataFrame, loans: DataFrame) -> DataFr
     reports = spine.join(bureau, "customer_id").where(F.col("report_date") <= F.col("as_of_date"))
     first = F.row_number().over(Window.partitionBy(*SPINE, "loan_id").orderBy("snapshot_date")) == 1
     applied = (
-        spine.join(loans, "customer_id")
+        spine.join(loans, "customer_id", "inner")
         .where(F.col("application_date") <= F.col("as_of_date"))
         .withColumn("_first_version", first)
     )

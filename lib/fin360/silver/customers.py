@@ -70,9 +70,12 @@ def load(ctx: Context) -> None:
             latest = er.latest_records(checked.where(F.size("_dq_failures") == 0))
             thresholds = er.MatchThresholds(**ctx.cfg["silver.er"])
             resolved = er.resolve(ctx.spark, latest, thresholds).persist()
-            changes = _write_scd2(ctx, latest.join(resolved, "customer_src_id"))
+            changes = _write_scd2(ctx, latest.join(resolved, "customer_src_id", "inner"))
             _write_xref(
-                ctx, latest.select("customer_src_id", "_source").join(resolved, "customer_src_id")
+                ctx,
+                latest.select("customer_src_id", "_source").join(
+                    resolved, "customer_src_id", "inner"
+                ),
             )
             resolved.unpersist()
         finally:
@@ -99,7 +102,7 @@ def _write_xref(ctx: Context, resolved: DataFrame) -> None:
         tokens = ctx.table(TABLE).where("is_current").select("customer_id", "resident_id_token")
         frames.append(
             ctx.table(bureau)
-            .join(tokens, "resident_id_token")
+            .join(tokens, "resident_id_token", "inner")
             .select(
                 F.lit("bureau_record").alias("entity"),
                 F.col("_source").alias("source"),
@@ -127,7 +130,7 @@ def _write_scd2(ctx: Context, members: DataFrame) -> dict[str, int]:
     tokenised = (
         survivors.select("customer_id", *present)
         .transform(t.pseudonymised(ENTITY, ctx.key))
-        .join(since, "customer_id")
+        .join(since, "customer_id", "inner")
     )
     attributes = [
         c
