@@ -67,3 +67,13 @@ def test_table_names_appear_only_in_the_catalog():
         if name not in config_keys
     }
     assert found == set()
+
+
+def test_every_delta_write_and_merge_goes_through_lake():
+    delta_io = re.compile(r"\.write\.|DeltaTable|(?<!lake)\.merge\(|writeStream")
+    found = {
+        str(p.relative_to(ROOT))
+        for p in PRODUCTION
+        if p.name != "lake.py" and delta_io.search(p.read_text(encoding="utf-8"))
+    }
+    assert found == set()

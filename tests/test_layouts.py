@@ -195,7 +195,7 @@ def test_same_gold_features_where_both_layouts_can_compute_them(spark, gold_lake
 
 
 def test_every_family_trains_on_a_bank_without_some_entities(spark, harbour_lake, tmp_path):
-    from fin360.ml import anomaly, segmentation
+    from fin360.ml import anomaly, risk, segmentation
 
     cfg, as_of = harbour_lake
     cfg = cfg.with_overrides({"mlflow.tracking_uri": f"sqlite:///{tmp_path / 'mlflow.db'}"})
@@ -205,6 +205,8 @@ def test_every_family_trains_on_a_bank_without_some_entities(spark, harbour_lake
     assert {"logins_30d", "logins_90d", "complaints_365d"} <= unobserved
     found = anomaly.train(spark, cfg, as_of=as_of)
     assert found["version"] == "1"
+    credit = risk.train(spark, cfg)  # no bureau: its features are left out, not failed on
+    assert credit["version"] == "1"
 
 
 def test_no_code_path_names_the_second_layout():

@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from delta.tables import DeltaTable
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import Column, DataFrame, SparkSession
 
 from fin360.config import Config, ConfigError
 
@@ -81,6 +81,38 @@ def replace_where(
     if partition_by:
         writer = writer.partitionBy(*partition_by)
     writer.save(table_path(cfg, name))
+
+
+def overwrite(df: DataFrame, cfg: Config, name: str, partition_by: list[str] | None = None) -> None:
+    """Replace the whole table, schema included (created on first write): for tables rebuilt
+    from their inputs on every run."""
+    writer = df.write.format("delta").mode("overwrite").option("overwriteSchema", "true")
+    if partition_by:
+        writer = writer.partitionBy(*partition_by)
+    writer.save(table_path(cfg, name))
+
+
+def merge(
+    spark: SparkSession,
+    cfg: Config,
+    name: str,
+    source: DataFrame,
+    condition: str,
+    *,
+    update: dict[str, Column],
+    insert: dict[str, Column],
+    insert_when: str | None = None,
+) -> None:
+    """``MERGE INTO name AS t USING source AS s ON condition``: matched rows get ``update``,
+    unmatched source rows (those meeting ``insert_when``) are inserted with ``insert``."""
+    (
+        DeltaTable.forPath(spark, table_path(cfg, name))
+        .alias("t")
+        .merge(source.alias("s"), condition)
+        .whenMatchedUpdate(set=update)
+        .whenNotMatchedInsert(condition=insert_when, values=insert)
+        .execute()
+    )
 
 
 @dataclass(frozen=True)

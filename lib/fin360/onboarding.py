@@ -3,8 +3,9 @@
 For the configured sources file and raw folder, per source: the reader and mapping
 configuration checked (the one-line error a run would stop with), the columns found in the
 latest batch against the declared ones, the rows read and those bronze would quarantine, and
-the rows silver would quarantine (unmapped values, unparseable dates, row data-quality rules)
-with a sample of them and their reasons. Personal data (the source's ``pii`` columns) is never
+the rows silver would quarantine (unmapped values, unparseable dates, row data-quality rules
+on the entity's own columns; not references to other tables, duplicates across batches, or
+rules on what silver joins in, such as the FX rate) with a sample of them and their reasons. Personal data (the source's ``pii`` columns) is never
 printed.
 """
 

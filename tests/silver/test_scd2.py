@@ -4,29 +4,37 @@ from datetime import datetime
 
 from pyspark.sql import functions as F
 
+from fin360 import lake
 from fin360.silver.scd2 import merge_scd2
 
+TABLE = "silver.customers"
 SCHEMA = "customer_id string, city string, segment string, updated_at timestamp"
 
 
-def _merge(spark, path, rows):
+def _merge(spark, cfg, rows):
     df = spark.createDataFrame(rows, SCHEMA)
     return merge_scd2(
-        spark, path, df, key="customer_id", attributes=["city", "segment"], valid_from="updated_at"
+        spark,
+        cfg,
+        TABLE,
+        df,
+        key="customer_id",
+        attributes=["city", "segment"],
+        valid_from="updated_at",
     )
 
 
-def test_changes_close_and_open_rows_unchanged_rows_untouched(spark, tmp_path):
-    path = str(tmp_path / "customers")
+def test_changes_close_and_open_rows_unchanged_rows_untouched(spark, cfg):
+    path = lake.table_path(cfg, TABLE)
     t1, t2 = datetime(2025, 1, 1), datetime(2025, 6, 1)
-    assert _merge(spark, path, [("A", "上海", "x", t1), ("B", "北京", "y", t1)]) == {
+    assert _merge(spark, cfg, [("A", "上海", "x", t1), ("B", "北京", "y", t1)]) == {
         "closed": 0,
         "inserted": 2,
     }
     version = spark.sql(f"DESCRIBE HISTORY delta.`{path}`").count()
 
     # the same batch again: nothing changes, nothing is committed
-    assert _merge(spark, path, [("A", "上海", "x", t1), ("B", "北京", "y", t1)]) == {
+    assert _merge(spark, cfg, [("A", "上海", "x", t1), ("B", "北京", "y", t1)]) == {
         "closed": 0,
         "inserted": 0,
     }
@@ -34,7 +42,7 @@ def test_changes_close_and_open_rows_unchanged_rows_untouched(spark, tmp_path):
 
     # A moves, B unchanged, C new
     got = _merge(
-        spark, path, [("A", "深圳", "x", t2), ("B", "北京", "y", t2), ("C", "广州", "z", t2)]
+        spark, cfg, [("A", "深圳", "x", t2), ("B", "北京", "y", t2), ("C", "广州", "z", t2)]
     )
     assert got == {"closed": 1, "inserted": 2}
     rows = spark.read.format("delta").load(path).orderBy("customer_id", "valid_from")
@@ -52,15 +60,16 @@ def test_changes_close_and_open_rows_unchanged_rows_untouched(spark, tmp_path):
     )
 
 
-def test_several_versions_in_one_update_chain_in_time_order(spark, tmp_path):
-    path = str(tmp_path / "holders")
+def test_several_versions_in_one_update_chain_in_time_order(spark, cfg):
+    path = lake.table_path(cfg, "silver.account_holders")
     t1, t2, t3 = datetime(2025, 1, 1), datetime(2025, 2, 1), datetime(2025, 3, 1)
     schema = "account_id string, customer_src_id string, role string, seen timestamp"
 
     def merge(rows):
         return merge_scd2(
             spark,
-            path,
+            cfg,
+            "silver.account_holders",
             spark.createDataFrame(rows, schema),
             key=["account_id", "customer_src_id"],
             attributes=["role"],

@@ -189,9 +189,7 @@ def run(spark: SparkSession, cfg: Config, as_of: date) -> dict[str, int]:
             "as_of_date", "feature_date"
         )
         training = loans.join(feats, ["customer_id", "feature_date"], "left")
-        training.write.format("delta").mode("overwrite").option("overwriteSchema", "true").save(
-            lake.table_path(cfg, TRAINING_CREDIT_RISK)
-        )
+        lake.overwrite(training, cfg, TRAINING_CREDIT_RISK)
         stats = (
             lake.read(spark, cfg, TRAINING_CREDIT_RISK)
             .agg(

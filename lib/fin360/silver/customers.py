@@ -115,9 +115,7 @@ def _write_xref(ctx: Context, resolved: DataFrame) -> None:
     xref = frames[0]
     for frame in frames[1:]:
         xref = xref.unionByName(frame)
-    xref.write.format("delta").mode("overwrite").option("overwriteSchema", "true").save(
-        lake.table_path(ctx.cfg, catalog.SILVER_CUSTOMER_XREF)
-    )
+    lake.overwrite(xref, ctx.cfg, catalog.SILVER_CUSTOMER_XREF)
 
 
 def _write_scd2(ctx: Context, members: DataFrame) -> dict[str, int]:
@@ -139,7 +137,8 @@ def _write_scd2(ctx: Context, members: DataFrame) -> dict[str, int]:
     ]
     return scd2.merge_scd2(
         ctx.spark,
-        lake.table_path(ctx.cfg, TABLE),
+        ctx.cfg,
+        TABLE,
         tokenised,
         key="customer_id",
         attributes=attributes,

@@ -178,7 +178,8 @@ def load_entity(ctx: Context, entity: Entity) -> None:
             if snapshot:
                 changes = scd2.merge_scd2(
                     ctx.spark,
-                    lake.table_path(ctx.cfg, table),
+                    ctx.cfg,
+                    table,
                     accepted,
                     key=list(entity.keys),
                     attributes=entities.snapshot_attributes(entity, columns),

@@ -10,9 +10,11 @@ not touched, so re-running the same updates changes nothing (and commits nothing
 
 from __future__ import annotations
 
-from delta.tables import DeltaTable
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
+
+from fin360 import lake
+from fin360.config import Config
 
 HISTORY_COLUMNS = ["attr_hash", "valid_from", "valid_to", "is_current"]
 
@@ -23,7 +25,8 @@ def attr_hash(attributes: list[str]) -> Column:
 
 def merge_scd2(
     spark: SparkSession,
-    path: str,
+    cfg: Config,
+    name: str,
     updates: DataFrame,
     *,
     key: str | list[str],
@@ -33,7 +36,7 @@ def merge_scd2(
     partition_by: list[str] | None = None,
 ) -> dict[str, int]:
     """Apply ``updates`` (key, attributes, the ``valid_from`` column, and ``carry`` columns
-    stored but not compared, such as lineage) to the SCD2 table at ``path``; returns the number
+    stored but not compared, such as lineage) to the SCD2 table ``name``; returns the number
     of rows closed and inserted."""
     keys = [key] if isinstance(key, str) else list(key)
     carry = carry or []
@@ -44,11 +47,10 @@ def merge_scd2(
         attr_hash(attributes).alias("attr_hash"),
         F.col(valid_from).cast("timestamp").alias("valid_from"),
     )
-    exists = DeltaTable.isDeltaTable(spark, path)
+    exists = lake.exists(spark, cfg, name)
     if exists:
         current = (
-            DeltaTable.forPath(spark, path)
-            .toDF()
+            lake.read(spark, cfg, name)
             .where("is_current")
             .select(*keys, F.col("attr_hash").alias("_prev_hash"))
         )
@@ -74,10 +76,7 @@ def merge_scd2(
             return {"closed": 0, "inserted": 0}
         columns = [*keys, *attributes, *carry, *HISTORY_COLUMNS]
         if not exists:
-            writer = changes.select(*columns).write.format("delta")
-            if partition_by:
-                writer = writer.partitionBy(*partition_by)
-            writer.save(path)
+            lake.append(changes.select(*columns), cfg, name, partition_by=partition_by)
             return {"closed": 0, "inserted": counts["inserted"]}
         # The first new version of a changed key closes its current row (keyed); every new
         # version is inserted (unkeyed: the merge key is null, so it never matches).
@@ -89,14 +88,15 @@ def merge_scd2(
             )
         )
         condition = " AND ".join(f"t.{k} = s._mk_{k}" for k in keys) + " AND t.is_current"
-        values = {c: F.col(f"s.{c}") for c in columns}
-        (
-            DeltaTable.forPath(spark, path)
-            .alias("t")
-            .merge(rows.alias("s"), condition)
-            .whenMatchedUpdate(set={"is_current": F.lit(False), "valid_to": F.col("s.valid_from")})
-            .whenNotMatchedInsert(condition=f"s._mk_{keys[0]} IS NULL", values=values)
-            .execute()
+        lake.merge(
+            spark,
+            cfg,
+            name,
+            rows,
+            condition,
+            update={"is_current": F.lit(False), "valid_to": F.col("s.valid_from")},
+            insert={c: F.col(f"s.{c}") for c in columns},
+            insert_when=f"s._mk_{keys[0]} IS NULL",
         )
         return {"closed": counts["closed"], "inserted": counts["inserted"]}
     finally:

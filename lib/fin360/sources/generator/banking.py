@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -503,6 +504,33 @@ def _snapshot_loans(cfg: _RunConfig, loans: _Loans, rng: np.random.Generator) ->
     )
 
 
+def _loan_snapshots(
+    loans: _Loans,
+    snapshot: _LoanSnapshot,
+    row: Callable[[int, str, int, int, str], list[str]],
+    first: str,
+    second: str,
+) -> tuple[list[list[str]], list[list[str]]]:
+    """Rows of the two loan-book snapshots, made by any layout's ``row(loan, status, dpd,
+    max_dpd, snapshot_day)``: every loan on ``first``; changed loans on ``second`` plus the
+    re-delivered lines of the first, sorted by loan and day."""
+    initial = [
+        row(i, loans.status[i], loans.days_past_due[i], loans.max_dpd_12m[i], first)
+        for i in range(len(loans))
+    ]
+    changed = zip(
+        snapshot.changed.tolist(),
+        snapshot.status.tolist(),
+        snapshot.days_past_due.tolist(),
+        snapshot.max_dpd_12m.tolist(),
+        strict=True,
+    )
+    delta = [row(i, status, dpd, max_dpd, second) for i, status, dpd, max_dpd in changed]
+    delta += [initial[i] for i in snapshot.redelivered.tolist()]
+    delta.sort(key=lambda r: (r[0], r[-1]))
+    return initial, delta
+
+
 def _write_loans(
     out: _ChunkOutput,
     cfg: _RunConfig,
@@ -535,24 +563,10 @@ def _write_loans(
             as_of,
         ]
 
-    rows = [
-        row(i, loans.status[i], loans.days_past_due[i], loans.max_dpd_12m[i], first)
-        for i in range(len(loans))
-    ]
+    rows, delta = _loan_snapshots(loans, snapshot, row, first, second)
     path = out.path("loans", INITIAL_BATCH, ".csv")
     path.write_text(_csv_text(LOAN_COLUMNS, rows), encoding="utf-8")
     out.tally("loans", INITIAL_BATCH, len(rows))
-
-    changed = zip(
-        snapshot.changed.tolist(),
-        snapshot.status.tolist(),
-        snapshot.days_past_due.tolist(),
-        snapshot.max_dpd_12m.tolist(),
-        strict=True,
-    )
-    delta = [row(i, status, dpd, max_dpd, second) for i, status, dpd, max_dpd in changed]
-    delta += [rows[i] for i in snapshot.redelivered.tolist()]
-    delta.sort(key=lambda r: (r[0], r[-1]))
     path = out.path("loans", DELTA_BATCH, ".csv")
     path.write_text(_csv_text(LOAN_COLUMNS, delta), encoding="utf-8")
     out.tally("loans", DELTA_BATCH, len(delta), 0, len(snapshot.redelivered))

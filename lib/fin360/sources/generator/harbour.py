@@ -32,6 +32,7 @@ from fin360.sources.generator.banking import (
     _Accounts,
     _AccountSnapshot,
     _loan_ids,
+    _loan_snapshots,
     _LoanSnapshot,
 )
 from fin360.sources.generator.cards import _CARD_CHANNELS, _ECOM, _CardBatch, _merchants
@@ -466,20 +467,7 @@ def _write_loans(chunk: _Chunk, snapshot: _LoanSnapshot) -> None:
             day,
         ]
 
-    initial = [
-        row(i, loans.status[i], loans.days_past_due[i], loans.max_dpd_12m[i], first)
-        for i in range(len(loans))
-    ]
-    changed = zip(
-        snapshot.changed.tolist(),
-        snapshot.status.tolist(),
-        snapshot.days_past_due.tolist(),
-        snapshot.max_dpd_12m.tolist(),
-        strict=True,
-    )
-    delta = [row(i, status, dpd, max_dpd, second) for i, status, dpd, max_dpd in changed]
-    delta += [initial[i] for i in snapshot.redelivered.tolist()]
-    delta.sort(key=lambda r: (r[0], r[-1]))
+    initial, delta = _loan_snapshots(loans, snapshot, row, first, second)
     for batch, rows, duplicates in (
         (INITIAL_BATCH, initial, 0),
         (DELTA_BATCH, delta, len(snapshot.redelivered)),
