@@ -16,7 +16,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def test_package_writes_zip_wheel_and_packages(tmp_path, capsys):
-    assert main(["--env", "test", "--set", "spark.graphframes=false",
+    assert main(["--env", "test", "--set", "spark.graph_engine=dataframe",
                  "package", "--out", str(tmp_path)]) == 0  # fmt: skip
     names = zipfile.ZipFile(tmp_path / packaging.ZIP_NAME).namelist()
     sources = {f"fin360/{p.relative_to(packaging.PACKAGE_DIR)}"
@@ -39,9 +39,11 @@ def test_package_writes_zip_wheel_and_packages(tmp_path, capsys):
 def test_packages_list_follows_the_graphframes_setting(capsys):
     cfg = load_config("test")
     graph = [p for p in cfg["spark.packages"] if p.startswith("io.graphframes:")]
-    off = packaging.spark_packages(cfg.with_overrides({"spark.graphframes": False}))
+    off = packaging.spark_packages(cfg.with_overrides({"spark.graph_engine": "dataframe"}))
     assert off == [packaging.delta_package()] and graph
-    assert main(["--env", "test", "--set", "spark.graphframes=false", "package", "--list"]) == 0
+    assert (
+        main(["--env", "test", "--set", "spark.graph_engine=dataframe", "package", "--list"]) == 0
+    )
     assert capsys.readouterr().out.strip() == packaging.delta_package()
 
 

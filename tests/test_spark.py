@@ -43,7 +43,7 @@ def test_table_names_resolve_to_locations(cfg):
 
 def test_graphframes_connected_components(spark):
     if not graphframes_enabled(spark):
-        pytest.skip("GraphFrames jar not resolvable on this machine (see spark.graphframes)")
+        pytest.skip("GraphFrames jar not resolvable on this machine (see spark.graph_engine)")
     from graphframes import GraphFrame
 
     vertices = spark.createDataFrame([("a",), ("b",), ("c",), ("d",), ("e",)], ["id"])
@@ -89,10 +89,10 @@ def test_package_availability_checks_caches_then_repositories(maven_repo, tmp_pa
 def test_graphframes_mode_decides_what_a_missing_jar_means(maven_repo, cfg):
     gf = "io.graphframes:graphframes-spark4_2.13:0.0.1"
     base = {"spark.packages": [gf, "org.acme:thing_2.13:1.0"]}
-    auto = cfg.with_overrides({**base, "spark.graphframes": "auto"})
+    auto = cfg.with_overrides({**base, "spark.graph_engine": "auto"})
     assert extra_packages(auto) == ["org.acme:thing_2.13:1.0"]
-    off = cfg.with_overrides({**base, "spark.graphframes": False})
+    off = cfg.with_overrides({**base, "spark.graph_engine": "dataframe"})
     assert extra_packages(off) == ["org.acme:thing_2.13:1.0"]
-    required = cfg.with_overrides({**base, "spark.graphframes": True})
+    required = cfg.with_overrides({**base, "spark.graph_engine": "graphframes"})
     with pytest.raises(ConfigError, match="GraphFrames jar .* is neither in the local"):
         extra_packages(required)

@@ -66,6 +66,8 @@ GOLD_TRAINING_CREDIT_RISK = "gold.training_credit_risk"
 GOLD_CUSTOMER_SCORES = "gold.customer_scores"
 GOLD_TRANSACTION_ALERTS = "gold.transaction_alerts"
 GOLD_NEXT_BEST_OFFER = "gold.next_best_offer"
+GOLD_GRAPH_FEATURES = "gold.graph_features"
+GOLD_GRAPH_HUBS = "gold.graph_hubs"
 
 OPS_JOB_RUNS = "ops.job_runs"
 OPS_DQ_RESULTS = "ops.dq_results"
@@ -76,6 +78,8 @@ TABLES: tuple[Table, ...] = (
     *(silver_table(name) for name in canonical.ENTITIES),
     Table(SILVER_CUSTOMER_XREF, "every source key of a person -> customer_id", ("source", "source_key")),
     Table(GOLD_CUSTOMER_360, "customer-360 features per customer and as-of date", ("customer_id", "as_of_date"), ("as_of_date",)),
+    Table(GOLD_GRAPH_FEATURES, "shared-identifier and money-flow graph features per customer and as-of date", ("customer_id", "as_of_date"), ("as_of_date",)),
+    Table(GOLD_GRAPH_HUBS, "identifiers shared by too many customers to link them, per as-of date", ("as_of_date", "kind", "identifier"), ("as_of_date",)),
     Table(GOLD_TRAINING_CREDIT_RISK, "one row per loan: features the day before application, label", ("loan_id",)),
     Table(GOLD_CUSTOMER_SCORES, "segment, PD, band and reasons per customer and date", ("customer_id", "as_of_date"), ("as_of_date",)),
     Table(GOLD_TRANSACTION_ALERTS, "anomaly scores of a date's window; the top share are alerts", ("txn_id", "as_of_date"), ("as_of_date",)),

@@ -13,6 +13,7 @@
     fin360 [--env ENV] package [--out dist] [--no-wheel] [--list]
     fin360 [--env ENV] [--bank BANK] sources check [--source NAME ...]
     fin360 [--env ENV] evaluate [--as-of YYYY-MM-DD]
+    fin360 [--env ENV] bench graph [--vertices N] [--edges M]
     fin360 canonical-doc | features-doc
     fin360 [--env ENV] config
 
@@ -208,6 +209,18 @@ def build_parser() -> argparse.ArgumentParser:
     grade.add_argument("--as-of", help="scoring date to grade (default: the latest)")
     grade.set_defaults(handler=cmd_evaluate)
 
+    bench = commands.add_parser("bench", help="measure fin360 on generated data")
+    benches = bench.add_subparsers(dest="bench", required=True)
+    gbench = benches.add_parser(
+        "graph",
+        parents=[common],
+        help="connected components and PageRank on a generated graph, timed",
+    )
+    gbench.add_argument("--vertices", type=int, default=1_000_000)
+    gbench.add_argument("--edges", type=int, default=5_000_000)
+    gbench.add_argument("--out", default="bench/results", help="folder of the results JSON")
+    gbench.set_defaults(handler=cmd_bench_graph)
+
     show = commands.add_parser("config", parents=[common], help="print the merged configuration")
     show.set_defaults(handler=cmd_config)
     return parser
@@ -321,9 +334,12 @@ def _features_doc(spark: Any, cfg: Config, args: argparse.Namespace) -> None:
     from fin360.gold import features, job
 
     schema = lake.read(spark, cfg, job.CUSTOMER_360).schema
+    graph_schema = lake.read(spark, cfg, job.GRAPH_FEATURES).schema
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(features.render_dictionary(schema), encoding="utf-8")
-    log.info("wrote %s (%d features)", args.out, len(features.all_features()))
+    text = features.render_dictionary(schema, graph_schema)
+    Path(args.out).write_text(text, encoding="utf-8")
+    count = len(features.all_features()) + len(features.graph_features())
+    log.info("wrote %s (%d features)", args.out, count)
 
 
 def _sources_check(spark: Any, cfg: Config, args: argparse.Namespace) -> None:
@@ -378,6 +394,17 @@ cmd_score = with_session(_score)
 cmd_report = with_session(_report)
 cmd_sources_check = with_session(_sources_check)
 cmd_evaluate = with_session(_evaluate)
+
+
+def _bench_graph(spark: Any, cfg: Config, args: argparse.Namespace) -> None:
+    import json
+
+    from fin360.graph import bench
+
+    print(json.dumps(bench.run(spark, cfg, args.vertices, args.edges, args.out), indent=2))
+
+
+cmd_bench_graph = with_session(_bench_graph)
 
 
 def cmd_mlflow_ui(cfg: Config, args: argparse.Namespace) -> None:

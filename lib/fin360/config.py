@@ -55,7 +55,7 @@ SCHEMA: dict[str, Any] = {
         "master": OptStr,  # null: leave it to spark-submit
         "shuffle_partitions": int,
         "packages": list,  # Maven coordinates besides Delta's (which follows the delta-spark pin)
-        "graphframes": (str, bool),  # true | false | auto
+        "graph_engine": str,  # auto | dataframe | graphframes
         "repositories": list,
         "log_level": str,
         "conf": dict,  # passed through to SparkConf as-is
@@ -106,6 +106,17 @@ SCHEMA: dict[str, Any] = {
         "algorithms": list,  # kmeans | bisecting_kmeans | gaussian_mixture
         "k_min": int,
         "k_max": int,
+    },
+    "graph": {
+        "identifier_window_days": int,
+        "money_window_days": int,
+        "max_identifier_customers": int,
+        "pagerank_reset": float,
+        "pagerank_max_iter": int,
+        "pagerank_tol": float,
+        "label_propagation_max_iter": int,
+        "ring_max_size": int,
+        "ring_cutoff": float,
     },
     "anomaly": {
         "window_days": int,  # transactions scored: the last N days up to the as-of date

@@ -41,7 +41,7 @@ def delta_package() -> str:
 
 def spark_packages(cfg: Config) -> list[str]:
     """Maven coordinates for ``--packages``: Delta, then ``spark.packages`` (GraphFrames per
-    ``spark.graphframes``)."""
+    ``spark.graph_engine``)."""
     return [delta_package(), *extra_packages(cfg)]
 
 

@@ -66,30 +66,41 @@ def session_conf(cfg: Config) -> dict[str, str]:
     return conf
 
 
+GRAPH_ENGINES = ("auto", "dataframe", "graphframes")
+
+
+def graph_engine_mode(cfg: Config) -> str:
+    mode = str(cfg.get("spark.graph_engine", "auto")).lower()
+    if mode not in GRAPH_ENGINES:
+        raise ConfigError(f"spark.graph_engine must be one of {GRAPH_ENGINES}, got {mode!r}")
+    return mode
+
+
 def extra_packages(cfg: Config) -> list[str]:
-    """Maven coordinates to resolve besides Delta; GraphFrames per ``spark.graphframes``.
+    """Maven coordinates to resolve besides Delta; GraphFrames per ``spark.graph_engine``.
 
     ``auto`` keeps GraphFrames only when its jar can be had (local Ivy/Maven cache or the
-    repositories answer for it), so a machine whose mirror lacks it still runs every layer
-    that does not need graphs; ``true`` makes a missing jar a clear start-up error.
+    repositories answer for it), and graphs run on fin360's DataFrame engine otherwise;
+    ``dataframe`` never loads the jar; ``graphframes`` makes a missing jar a clear start-up
+    error.
     """
-    mode = str(cfg.get("spark.graphframes", "auto")).lower()
-    if mode not in {"true", "false", "auto"}:
-        raise ConfigError(f"spark.graphframes must be true, false or auto, got {mode!r}")
+    mode = graph_engine_mode(cfg)
     packages = list(cfg.get("spark.packages") or [])
     graph = [p for p in packages if p.startswith("io.graphframes:")]
-    if mode == "false":
+    if mode == "dataframe":
         return [p for p in packages if p not in graph]
     repositories = [*(cfg.get("spark.repositories") or []), MAVEN_CENTRAL]
     missing = [p for p in graph if not package_available(p, repositories)]
-    if missing and mode == "true":
+    if missing and mode == "graphframes":
         raise ConfigError(
             f"GraphFrames jar {missing[0]} is neither in the local Ivy/Maven cache nor served by "
             f"{', '.join(repositories)}; pre-fetch it (mvn dependency:get -Dartifact=...) or set "
-            "spark.graphframes: auto"
+            "spark.graph_engine: auto"
         )
     for coordinate in missing:
-        log.warning("GraphFrames jar %s is not available: graph features are disabled", coordinate)
+        log.warning(
+            "GraphFrames jar %s is not available: graphs run on the DataFrame engine", coordinate
+        )
     return [p for p in packages if p not in missing]
 
 

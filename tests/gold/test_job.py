@@ -37,6 +37,11 @@ def test_customer_360_partition_per_date_and_idempotent_rerun(spark, gold_lake):
     }
     assert counts[as_of] == summary["customer_360_rows"]
     assert set(counts) == {as_of, earlier}
+    graph_counts = {
+        r["as_of_date"]: r["count"]
+        for r in lake.read(spark, cfg, job.GRAPH_FEATURES).groupBy("as_of_date").count().collect()
+    }
+    assert graph_counts == counts  # one graph row per customer-360 row, replaced on rerun
 
 
 def test_training_set_is_point_in_time(spark, gold_lake):
@@ -61,6 +66,8 @@ def test_bad_as_of_is_a_clear_error():
 def test_feature_dictionary_is_generated_from_the_code(spark, gold_lake):
     cfg, _, _ = gold_lake
     schema = lake.read(spark, cfg, job.CUSTOMER_360).schema
-    assert DICTIONARY.read_text(encoding="utf-8") == features.render_dictionary(schema), (
+    graph_schema = lake.read(spark, cfg, job.GRAPH_FEATURES).schema
+    text = features.render_dictionary(schema, graph_schema)
+    assert DICTIONARY.read_text(encoding="utf-8") == text, (
         "docs/feature_dictionary.md is stale: run `fin360 features-doc`"
     )

@@ -30,8 +30,7 @@ def test_resident_id_then_fuzzy_then_distinct_people(spark):
         SCHEMA,
     )
     out = {
-        r["customer_src_id"]: r
-        for r in entity.resolve(spark, records, entity.MatchThresholds()).collect()
+        r["customer_src_id"]: r for r in entity.resolve(records, entity.MatchThresholds()).collect()
     }
     ids = {k: v["customer_id"] for k, v in out.items()}
     assert ids["C1"] == ids["C2"] == ids["C3"]
@@ -47,9 +46,30 @@ def test_resident_id_then_fuzzy_then_distinct_people(spark):
     # the master id follows the smallest source id of the cluster, so it is stable
     again = {
         r["customer_src_id"]: r["customer_id"]
-        for r in entity.resolve(spark, records, entity.MatchThresholds()).collect()
+        for r in entity.resolve(records, entity.MatchThresholds()).collect()
     }
     assert again == ids
+
+
+def test_fuzzy_links_merge_transitively(spark):
+    """C1~C2 by phone, C2~C3 by email, C3~C4 by address: one person, though C1 and C4 share
+    nothing (connected components of the pair graph); C5 shares C1's phone, not the name."""
+    d = date(1979, 11, 5)
+    records = spark.createDataFrame(
+        [
+            ("C1", None, d, "陈静", "+8613900000001", None, "北京朝阳路1号"),
+            ("C2", None, d, "陈静", "+8613900000001", "cj@x.cn", "天津和平路9号"),
+            ("C3", None, d, "陈静", None, "cj@x.cn", "广州天河路7号"),
+            ("C4", None, d, "陈静", None, None, "广州天河路7号"),
+            ("C5", None, d, "赵磊", "+8613900000001", None, "北京朝阳路1号"),
+        ],
+        SCHEMA,
+    )
+    got = {
+        r["customer_src_id"]: r["customer_id"]
+        for r in entity.resolve(records, entity.MatchThresholds()).collect()
+    }
+    assert got["C1"] == got["C2"] == got["C3"] == got["C4"] != got["C5"]
 
 
 def test_pairwise_precision_recall(spark):

@@ -3,8 +3,10 @@
 The generator is a test instrument: production jobs never read its truth folder. This module
 does, on request, and only to grade: entity resolution (pairwise precision and recall of
 ``silver.customer_xref`` against the true person of every source record), segmentation (the
-adjusted Rand index of the scored segments against the planted ones) and the anomaly alerts
-(precision and recall of a date's alerts against the injected anomalies). Each figure is
+adjusted Rand index of the scored segments against the planted ones), the anomaly alerts
+(precision and recall of a date's alerts against the injected anomalies) and the graph's ring
+score (precision and recall of the customers at or above ``graph.ring_cutoff`` against the
+planted fraud-ring members). Each figure is
 logged to MLflow on the run it grades: the segmentation and anomaly champions' training runs
 (found through the model versions the scores carry), and a run of the ``fin360-evaluation``
 experiment for the data pipeline's own results. Jobs never import this package.
@@ -29,7 +31,7 @@ from fin360.ml import tracking
 
 log = logging.getLogger(__name__)
 
-TRUTH_FILES = ("persons", "customer_identity", "bureau_identity", "anomalies")
+TRUTH_FILES = ("persons", "customer_identity", "bureau_identity", "anomalies", "fraud_rings")
 
 
 def _truth(spark: SparkSession, cfg: Config, name: str) -> DataFrame:
@@ -94,6 +96,40 @@ def entity_resolution(spark: SparkSession, cfg: Config) -> dict[str, float]:
     return pairwise_precision_recall(predicted, truth)
 
 
+def ring_recovery(spark: SparkSession, cfg: Config, as_of: date) -> dict[str, float]:
+    """Precision and recall of ``ring_score >= graph.ring_cutoff`` in ``gold.graph_features``
+    at the date against the planted ring members (persons, through the identity truth)."""
+    identity = _truth(spark, cfg, "customer_identity")
+    xref = lake.read(spark, cfg, catalog.SILVER_CUSTOMER_XREF).where(F.col("entity") == "customer")
+    members = (
+        _truth(spark, cfg, "fraud_rings")
+        .join(identity, "person_id", "inner")
+        .join(xref, identity["customer_src_id"] == xref["source_key"], "inner")
+        .select("customer_id", F.lit(True).alias("_member"))
+        .distinct()
+    )
+    graded = (
+        lake.read(spark, cfg, catalog.GOLD_GRAPH_FEATURES)
+        .where(F.col("as_of_date") == F.lit(as_of))
+        .join(members, "customer_id", "full")
+        .agg(
+            F.count_if(F.col("ring_score") >= cfg["graph.ring_cutoff"]).alias("flagged"),
+            F.count_if((F.col("ring_score") >= cfg["graph.ring_cutoff"]) & F.col("_member")).alias(
+                "hits"
+            ),
+            F.count_if("_member").alias("members"),
+        )
+        .first()
+    )
+    return {
+        "ring_precision": graded["hits"] / graded["flagged"] if graded["flagged"] else 0.0,
+        "ring_recall": graded["hits"] / graded["members"] if graded["members"] else 0.0,
+        "ring_members_planted": float(graded["members"]),
+        "ring_members_flagged": float(graded["flagged"]),
+        "ring_cutoff": float(cfg["graph.ring_cutoff"]),
+    }
+
+
 def planted_segments(spark: SparkSession, cfg: Config) -> DataFrame:
     """``customer_id -> planted segment`` through the xref and the identity truth."""
     persons = _truth(spark, cfg, "persons").select("person_id", "segment")
@@ -152,6 +188,12 @@ def _log_on_version(cfg: Config, family: str, version: str, metrics: dict[str, f
     return run_id
 
 
+def _latest_graph_date(spark: SparkSession, cfg: Config) -> date | None:
+    if not lake.exists(spark, cfg, catalog.GOLD_GRAPH_FEATURES):
+        return None
+    return lake.read(spark, cfg, catalog.GOLD_GRAPH_FEATURES).agg(F.max("as_of_date")).first()[0]
+
+
 def latest_scored_date(spark: SparkSession, cfg: Config) -> date:
     if not lake.exists(spark, cfg, catalog.GOLD_CUSTOMER_SCORES):
         raise Fin360Error("no scores yet: run `fin360 run score --as-of ...` first")
@@ -169,12 +211,17 @@ def run(spark: SparkSession, cfg: Config, as_of: date | None = None) -> dict[str
         if experiment
         else client.create_experiment(f"{cfg['mlflow.experiment_prefix']}-evaluation")
     )
+    graph_date = as_of or _latest_graph_date(spark, cfg)
+    if graph_date is not None:
+        out["rings"] = {"as_of": graph_date.isoformat(), **ring_recovery(spark, cfg, graph_date)}
     with mlflow.start_run(
         experiment_id=experiment_id,
-        run_name="entity-resolution",
+        run_name="entity-resolution" + (" and rings" if "rings" in out else ""),
         tags=tracking.run_tags(cfg, "evaluation"),
     ):
         mlflow.log_metrics({f"er_{k}": float(v) for k, v in out["entity_resolution"].items()})
+        if "rings" in out:
+            mlflow.log_metrics({k: v for k, v in out["rings"].items() if k != "as_of"})
     if lake.exists(spark, cfg, catalog.GOLD_CUSTOMER_SCORES):
         as_of = as_of or latest_scored_date(spark, cfg)
         out["as_of"] = as_of.isoformat()

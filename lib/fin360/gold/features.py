@@ -58,6 +58,7 @@ PART_ENTITIES = {
     "service": "complaint",
     "credit": "bureau_record",
     "loans": "loan",
+    "graph": "transaction",  # gold.graph_features; its identifier part needs customers only
 }
 # what each part reads of its (customer_id-keyed) silver input: the schema of an absent input
 PART_INPUTS = {
@@ -66,7 +67,7 @@ PART_INPUTS = {
     "credit_limit decimal(18,2), valid_from timestamp, is_current boolean",
     "transaction": "customer_id string, event_ts timestamp, txn_type string, direction string, "
     "amount_base decimal(18,2), currency string, mcc_category string, channel string, "
-    "counterparty_account string, merchant_id string",
+    "counterparty_account string, merchant_id string, device_id string",
     "app_event": "customer_id string, event_ts timestamp, event_type string, device_id string",
     "complaint": "customer_id string, created_at timestamp, sentiment double, topic string",
     "bureau_record": "customer_id string, report_date date, bureau_score int, "
@@ -410,9 +411,44 @@ def customer_features(
     return out.select(*SPINE, *feature_names())
 
 
-def render_dictionary(schema: T.StructType) -> str:
-    """The feature dictionary (Markdown) from :func:`all_features` and the built table's schema."""
+IDENTIFIER_KINDS = ("device", "phone", "email", "address", "counterparty")
+_TABLES_ID = "silver.customers, silver.app_events, silver.transactions"
+_TABLES_MONEY = "silver.transactions, silver.accounts, silver.account_holders"
+
+
+def _f(name: str, definition: str, window: str, tables: str) -> Feature:
+    return Feature(name, "graph", definition, window, tables)
+
+
+def graph_features() -> list[Feature]:
+    """``gold.graph_features``' columns, for the feature dictionary."""
+    ident, money = "identifier window", "money window"
+    return [
+        _f("component_id", "shared-identifier component: its smallest customer_id", ident, _TABLES_ID),
+        _f("component_size", "customers in the shared-identifier component (1: linked to no one)", ident, _TABLES_ID),
+        *(
+            _f(f"shared_{k}_customers", f"other customers sharing a {k} with the customer (hubs excluded)", ident, _TABLES_ID)
+            for k in IDENTIFIER_KINDS
+        ),
+        _f("money_pagerank", "PageRank on the money-flow graph, weighted by amount (ranks sum to 1)", money, _TABLES_MONEY),
+        _f("money_in_strength", "amount received from other customers, base currency", money, _TABLES_MONEY),
+        _f("money_out_strength", "amount sent to other customers, base currency", money, _TABLES_MONEY),
+        _f("money_in_degree", "customers who sent the customer money", money, _TABLES_MONEY),
+        _f("money_out_degree", "customers the customer sent money to", money, _TABLES_MONEY),
+        _f("community_id", "label-propagation community on the money-flow graph", money, _TABLES_MONEY),
+        _f("community_size", "customers in that community", money, _TABLES_MONEY),
+        _f("money_triangles", "triangles on the undirected money-flow graph", money, _TABLES_MONEY),
+        _f("money_cycles_3", "directed money cycles of 3 customers the customer is on", money, _TABLES_MONEY),
+        _f("money_cycles_4", "directed money cycles of 4 customers the customer is on", money, _TABLES_MONEY),
+        _f("ring_score", "fraud-ring score in [0, 1] (see fin360.gold.graph.ring_score)", "both", _TABLES_MONEY),
+    ]  # fmt: skip
+
+
+def render_dictionary(schema: T.StructType, graph_schema: T.StructType) -> str:
+    """The feature dictionary (Markdown) from :func:`all_features` and :func:`graph_features`
+    and the built tables' schemas."""
     types = {f.name: f.dataType.simpleString() for f in schema.fields}
+    graph_types = {f.name: f.dataType.simpleString() for f in graph_schema.fields}
     lines = [
         "# gold.customer_360 feature dictionary",
         "",
@@ -429,5 +465,20 @@ def render_dictionary(schema: T.StructType) -> str:
         lines.append(
             f"| `{f.name}` | {types[f.name]} | {f.source} | `{f.entity}` | {f.definition} "
             f"| {f.window} | {f.tables} |"
+        )
+    lines += [
+        "",
+        "# gold.graph_features",
+        "",
+        "One row per `customer_id` and `as_of_date`, from the shared-identifier graph and the",
+        "money-flow graph as they were on the date (`fin360.gold.graph`). Identifier window:",
+        "`graph.identifier_window_days`; money window: `graph.money_window_days`.",
+        "",
+        "| feature | type | definition | window | source tables |",
+        "|---|---|---|---|---|",
+    ]
+    for f in graph_features():
+        lines.append(
+            f"| `{f.name}` | {graph_types[f.name]} | {f.definition} | {f.window} | {f.tables} |"
         )
     return "\n".join(lines) + "\n"

@@ -1,6 +1,7 @@
-"""The gold job: ``gold.customer_360`` for one as-of date and ``gold.training_credit_risk``.
+"""The gold job: ``gold.customer_360`` and ``gold.graph_features`` (with ``gold.graph_hubs``)
+for one as-of date, and ``gold.training_credit_risk``.
 
-``gold.customer_360`` is partitioned by ``as_of_date``; a run replaces exactly its date's
+The per-date tables are partitioned by ``as_of_date``; a run replaces exactly its date's
 partition (Delta ``replaceWhere``), so reruns are idempotent and other dates are untouched.
 The training set puts each loan's customer at the day before the application and labels the
 loan by ``risk.label`` (by default 1 when it reached 90+ days past due, or a default status,
@@ -16,9 +17,10 @@ from datetime import date
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
-from fin360 import Fin360Error, catalog, lake
+from fin360 import Fin360Error, catalog, graph, lake
 from fin360.config import Config
 from fin360.gold import features
+from fin360.gold import graph as gold_graph
 from fin360.governance.audit import JobRun, utc_now
 from fin360.logs import stage
 
@@ -27,6 +29,8 @@ log = logging.getLogger(__name__)
 JOB = "gold"
 CUSTOMER_360 = catalog.GOLD_CUSTOMER_360
 TRAINING_CREDIT_RISK = catalog.GOLD_TRAINING_CREDIT_RISK
+GRAPH_FEATURES = catalog.GOLD_GRAPH_FEATURES
+GRAPH_HUBS = catalog.GOLD_GRAPH_HUBS
 REQUIRED_INPUTS = [catalog.silver("customer"), catalog.SILVER_CUSTOMER_XREF]
 OPTIONAL_ENTITIES = [
     "account", "account_holder", "transaction", "app_event", "complaint", "bureau_record",
@@ -163,6 +167,35 @@ def credit_risk_spine(loans: DataFrame, label: dict) -> DataFrame:
     )
 
 
+def build_graph_features(
+    spark: SparkSession, cfg: Config, sources: features.Sources, spine: DataFrame, as_of: date
+) -> dict:
+    """Replace the date's partitions of ``gold.graph_features`` and ``gold.graph_hubs``."""
+    engine = graph.engine(spark, cfg)
+    opts = gold_graph.GraphOptions.from_config(cfg["graph"])
+    rows, hubs, rounds = gold_graph.graph_features(engine, spine, sources, as_of, opts)
+    predicate = f"as_of_date = '{as_of.isoformat()}'"
+    lake.replace_where(rows, cfg, GRAPH_FEATURES, predicate, ["as_of_date"])
+    lake.replace_where(hubs, cfg, GRAPH_HUBS, predicate, ["as_of_date"])
+    stats = (
+        lake.read(spark, cfg, GRAPH_FEATURES)
+        .where(F.col("as_of_date") == F.lit(as_of))
+        .agg(
+            F.count(F.lit(1)).alias("rows"),
+            F.count_if(F.col("ring_score") >= cfg["graph.ring_cutoff"]).alias("ring_members"),
+            F.countDistinct("component_id").alias("components"),
+        )
+        .first()
+    )
+    hub_count = lake.read(spark, cfg, GRAPH_HUBS).where(F.col("as_of_date") == F.lit(as_of))
+    return {
+        "engine": engine.name,
+        **stats.asDict(),
+        "hubs": hub_count.count(),
+        **{k: v for k, v in rounds.items() if v is not None},
+    }
+
+
 def run(spark: SparkSession, cfg: Config, as_of: date) -> dict[str, int]:
     job = JobRun(spark, cfg, JOB)
     started = utc_now()
@@ -182,6 +215,8 @@ def run(spark: SparkSession, cfg: Config, as_of: date) -> dict[str, int]:
             lake.read(spark, cfg, CUSTOMER_360).where(F.col("as_of_date") == F.lit(as_of)).count()
         )
         out.update(rows=rows)
+    with stage(log, "gold", table=GRAPH_FEATURES, as_of=as_of) as out:
+        out.update(build_graph_features(spark, cfg, sources, spine, as_of))
     with stage(log, "gold", table=TRAINING_CREDIT_RISK) as out:
         loans = credit_risk_spine(sources.loans, cfg["risk.label"])
         spine = loans.select("customer_id", F.col("feature_date").alias("as_of_date")).distinct()
@@ -213,7 +248,10 @@ def run(spark: SparkSession, cfg: Config, as_of: date) -> dict[str, int]:
         started_at=started,
         output_rows=rows,
         inputs=inputs,
-        outputs={t: lake.version(spark, cfg, t) for t in (CUSTOMER_360, TRAINING_CREDIT_RISK)},
+        outputs={
+            t: lake.version(spark, cfg, t)
+            for t in (CUSTOMER_360, GRAPH_FEATURES, GRAPH_HUBS, TRAINING_CREDIT_RISK)
+        },
         details=summary,
     )
     job.finish("ok", details=summary)

@@ -7,7 +7,9 @@ would start a Spark session inside every Python worker). For one as-of date it w
 
 - ``gold.customer_scores``: segment id and name, calibrated PD, risk band, reason codes;
 - ``gold.transaction_alerts``: every transaction of the anomaly window with its score and
-  reasons; the top ``anomaly.alert_rate`` are alerts, ranked 1 (most anomalous) upwards;
+  reasons (``fraud_ring_member`` first for a customer at or above ``graph.ring_cutoff`` in
+  the date's ``gold.graph_features``); the top ``anomaly.alert_rate`` are alerts, ranked 1
+  (most anomalous) upwards;
 - ``gold.next_best_offer``: up to ``scoring.offers_per_customer`` products the customer does
   not hold, ranked by how common they are in the customer's segment, offered only with
   marketing consent, at the product's minimum age, and for credit products only to the
@@ -72,6 +74,40 @@ def customer_scores(
         "reason_codes",
         "marketing_consent",
     ).join(segments, "customer_id")
+
+
+RING_REASON = "fraud_ring_member"
+
+
+def _ring_members(spark: SparkSession, cfg: Config, as_of: date) -> DataFrame | None:
+    """Customers at or above ``graph.ring_cutoff`` in the date's ``gold.graph_features``."""
+    if not lake.exists(spark, cfg, catalog.GOLD_GRAPH_FEATURES):
+        return None
+    return (
+        lake.read(spark, cfg, catalog.GOLD_GRAPH_FEATURES)
+        .where(
+            (F.col("as_of_date") == F.lit(as_of))
+            & (F.col("ring_score") >= cfg["graph.ring_cutoff"])
+        )
+        .select("customer_id")
+    )
+
+
+def with_ring_reason(scored: DataFrame, ring_members: DataFrame | None) -> DataFrame:
+    """A transaction of a fraud-ring member names that first among its reasons."""
+    if ring_members is None:
+        return scored
+    flagged = ring_members.select("customer_id", F.lit(True).alias("_ring"))
+    return (
+        scored.join(flagged, "customer_id", "left")
+        .withColumn(
+            "reasons",
+            F.when(F.col("_ring"), F.concat(F.array(F.lit(RING_REASON)), "reasons")).otherwise(
+                F.col("reasons")
+            ),
+        )
+        .drop("_ring")
+    )
 
 
 def transaction_alerts(scored: DataFrame, alert_rate: float) -> DataFrame:
@@ -248,7 +284,8 @@ def run(spark: SparkSession, cfg: Config, as_of: date) -> dict[str, Any]:
             out.update(rows=lake.read(spark, cfg, NEXT_BEST_OFFER).where(F.col("as_of_date") == F.lit(as_of)).count())  # fmt: skip
         with stage(log, JOB, table=TRANSACTION_ALERTS, as_of=as_of) as out:
             window = anomaly.window_features(spark, cfg, as_of)
-            scored = anomaly.with_reasons(models[anomaly.FAMILY][0].transform(window)).cache()
+            scored = anomaly.with_reasons(models[anomaly.FAMILY][0].transform(window))
+            scored = with_ring_reason(scored, _ring_members(spark, cfg, as_of)).cache()
             alerts = transaction_alerts(scored, cfg["anomaly.alert_rate"]).select(
                 F.lit(as_of).cast("date").alias("as_of_date"),
                 "txn_id", "customer_id", "event_ts", "txn_type", "amount_base",

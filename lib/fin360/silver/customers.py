@@ -15,7 +15,7 @@ from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from fin360 import canonical, catalog, lake
+from fin360 import canonical, catalog, graph, lake
 from fin360.governance.audit import utc_now
 from fin360.logs import stage
 from fin360.silver import quality, scd2
@@ -69,7 +69,8 @@ def load(ctx: Context) -> None:
             )
             latest = er.latest_records(checked.where(F.size("_dq_failures") == 0))
             thresholds = er.MatchThresholds(**ctx.cfg["silver.er"])
-            resolved = er.resolve(ctx.spark, latest, thresholds).persist()
+            engine = graph.engine(ctx.spark, ctx.cfg)
+            resolved = er.resolve(latest, thresholds, engine).persist()
             changes = _write_scd2(ctx, latest.join(resolved, "customer_src_id", "inner"))
             _write_xref(
                 ctx,

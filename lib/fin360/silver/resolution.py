@@ -6,8 +6,8 @@ keyed differently (the bureau is keyed by resident ID).
    (only within that block, so the work grows with duplicates, not with customers squared);
    they match when their names are close (normalised Levenshtein ratio) and they share a phone
    or an email, or their addresses are close too.
-3. Clusters linked by fuzzy pairs are merged (union-find over the pairs, which are few: they
-   are collected to the driver, so no graph engine is needed for this step).
+3. Clusters linked by fuzzy pairs are merged: connected components of the pair graph
+   (``fin360.graph``), so the merge scales with the cluster, not the driver.
 
 ``customer_id`` is derived from the smallest source id in the cluster, so it is stable while
 the cluster's oldest record stays. Compared in flight on clear values; only tokens are written.
@@ -17,8 +17,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pyspark.sql import Column, DataFrame, SparkSession, Window
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
+
+from fin360.graph import DataFrameEngine
 
 
 @dataclass(frozen=True)
@@ -65,24 +67,9 @@ def fuzzy_pairs(records: DataFrame, thresholds: MatchThresholds) -> DataFrame:
     )
 
 
-def _union_find(pairs: list[tuple[str, str]]) -> dict[str, str]:
-    parent: dict[str, str] = {}
-
-    def root(x: str) -> str:
-        parent.setdefault(x, x)
-        while parent[x] != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    for a, b in pairs:
-        ra, rb = root(a), root(b)
-        if ra != rb:
-            parent[max(ra, rb)] = min(ra, rb)
-    return {x: root(x) for x in parent}
-
-
-def resolve(spark: SparkSession, records: DataFrame, thresholds: MatchThresholds) -> DataFrame:
+def resolve(
+    records: DataFrame, thresholds: MatchThresholds, engine: DataFrameEngine | None = None
+) -> DataFrame:
     """``customer_src_id`` -> ``customer_id``, ``match_rule``, ``confidence`` for every record.
 
     ``records``: one row per ``customer_src_id`` with clear normalised ``resident_id``,
@@ -93,17 +80,19 @@ def resolve(spark: SparkSession, records: DataFrame, thresholds: MatchThresholds
             F.concat(F.lit("src:"), "customer_src_id")
         ),
     )
-    pairs = fuzzy_pairs(clustered, thresholds).collect()
-    merged = _union_find([(p["cluster_l"], p["cluster_r"]) for p in pairs])
-    best_score: dict[str, float] = {}
-    for p in pairs:
-        for c in (p["cluster_l"], p["cluster_r"]):
-            best_score[c] = max(best_score.get(c, 0.0), float(p["score"]))
-    roots = spark.createDataFrame(
-        [(c, r, best_score.get(c)) for c, r in merged.items()],
-        "cluster string, root string, fuzzy_score double",
+    pairs = fuzzy_pairs(clustered, thresholds).cache()
+    ends = pairs.select(F.col("cluster_l").alias("id"), "score").unionByName(
+        pairs.select(F.col("cluster_r").alias("id"), "score")
     )
-    resolved = clustered.join(F.broadcast(roots), "cluster", "left").withColumn(
+    linked = ends.groupBy("id").agg(F.max("score").alias("fuzzy_score"))
+    components, _ = (engine or DataFrameEngine()).connected_components(
+        linked.select("id"),
+        pairs.select(F.col("cluster_l").alias("src"), F.col("cluster_r").alias("dst")),
+    )
+    roots = components.join(linked, "id", "inner").select(
+        F.col("id").alias("cluster"), F.col("component").alias("root"), "fuzzy_score"
+    )
+    resolved = clustered.join(roots, "cluster", "left").withColumn(
         "root", F.coalesce("root", "cluster")
     )
     cluster_size = F.count(F.lit(1)).over(Window.partitionBy("cluster"))
