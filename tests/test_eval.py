@@ -12,6 +12,9 @@ def test_grades_are_logged_on_the_champions_training_runs(spark, scored_lake):
     out = grading.run(spark, cfg, as_of)
     er = out["entity_resolution"]
     assert er["precision"] >= 0.95 and er["recall"] >= 0.95, er
+    rings = out["rings"]
+    assert rings["ring_members_planted"] > 0
+    assert rings["ring_recall"] >= 0.9 and rings["ring_precision"] >= 0.8, rings
     client = tracking.setup(cfg)
     seg = out["segmentation"]
     assert seg["run_id"] == trained["segmentation"]["run_id"]

@@ -9,7 +9,7 @@ import pytest
 
 from fin360 import lake
 from fin360.config import ConfigError
-from fin360.spark import extra_packages, graphframes_enabled, package_available
+from fin360.spark import extra_packages, package_available
 
 
 def test_session_is_utc_with_delta(spark):
@@ -39,18 +39,6 @@ def test_table_names_resolve_to_locations(cfg):
     assert lake.table_path(custom, "gold.customer_360") == "s3a://gold/c360"
     with pytest.raises(ConfigError, match="must be <layer>.<table>"):
         lake.table_path(cfg, "platinum.x")
-
-
-def test_graphframes_connected_components(spark):
-    if not graphframes_enabled(spark):
-        pytest.skip("GraphFrames jar not resolvable on this machine (see spark.graph_engine)")
-    from graphframes import GraphFrame
-
-    vertices = spark.createDataFrame([("a",), ("b",), ("c",), ("d",), ("e",)], ["id"])
-    edges = spark.createDataFrame([("a", "b"), ("b", "c"), ("d", "e")], ["src", "dst"])
-    components = GraphFrame(vertices, edges).connectedComponents()
-    sizes = sorted(r["count"] for r in components.groupBy("component").count().collect())
-    assert sizes == [2, 3]
 
 
 class _Repo(http.server.BaseHTTPRequestHandler):

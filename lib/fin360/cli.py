@@ -218,6 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     gbench.add_argument("--vertices", type=int, default=1_000_000)
     gbench.add_argument("--edges", type=int, default=5_000_000)
+    gbench.add_argument("--pagerank-iterations", type=int, default=10)
     gbench.add_argument("--out", default="bench/results", help="folder of the results JSON")
     gbench.set_defaults(handler=cmd_bench_graph)
 
@@ -401,7 +402,8 @@ def _bench_graph(spark: Any, cfg: Config, args: argparse.Namespace) -> None:
 
     from fin360.graph import bench
 
-    print(json.dumps(bench.run(spark, cfg, args.vertices, args.edges, args.out), indent=2))
+    results = bench.run(spark, cfg, args.vertices, args.edges, args.out, args.pagerank_iterations)
+    print(json.dumps(results, indent=2))
 
 
 cmd_bench_graph = with_session(_bench_graph)

@@ -101,10 +101,10 @@ def _build(spark, sources):
 
 
 def _expected(spark):
-    # shared identifiers: A-B device DEV-1, C-G phone P1, F-G counterparty EXT-1; DEV-2 (D, E,
-    # F) is held by 3 > 2 customers: a hub that links no one
-    component = {"A": "A", "B": "A", "C": "C", "F": "C", "G": "C", "D": "D", "E": "E"}
-    size = {"A": 2, "B": 2, "C": 3, "F": 3, "G": 3, "D": 1, "E": 1}
+    # shared identifiers: A-B device DEV-1, C-G phone P1, F-G counterparty EXT-1 (counted, but
+    # no identity link); DEV-2 (D, E, F) is held by 3 > 2 customers: a hub that links no one
+    component = {"A": "A", "B": "A", "C": "C", "G": "C", "D": "D", "E": "E", "F": "F"}
+    size = {"A": 2, "B": 2, "C": 2, "G": 2, "D": 1, "E": 1, "F": 1}
     device = {"A": 1, "B": 1}
     phone = {"C": 1, "G": 1}
     counterparty = {"F": 1, "G": 1}
@@ -122,9 +122,8 @@ def _expected(spark):
     cycle3 = {"A": 1, "B": 1, "C": 1}
 
     def ring(c: str) -> float:
-        shares = labels["A"] == labels["B"] and c in "AB"  # the only shared pair in the money graph
-        small = 3 <= community_size[c] <= 12 and triangle.get(c, 0) > 0
-        return 0.5 * (c in cycle3) + 0.3 * shares + 0.2 * small
+        pays_identity_neighbour = c in "AB"  # A pays B, with whom A shares a device
+        return 0.5 * pays_identity_neighbour + 0.3 * (c in cycle3) + 0.2 * (3 <= size[c] <= 12)
 
     rows = [
         (

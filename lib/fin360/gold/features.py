@@ -424,8 +424,8 @@ def graph_features() -> list[Feature]:
     """``gold.graph_features``' columns, for the feature dictionary."""
     ident, money = "identifier window", "money window"
     return [
-        _f("component_id", "shared-identifier component: its smallest customer_id", ident, _TABLES_ID),
-        _f("component_size", "customers in the shared-identifier component (1: linked to no one)", ident, _TABLES_ID),
+        _f("component_id", "component of device, phone, e-mail and address links: its smallest customer_id", ident, _TABLES_ID),
+        _f("component_size", "customers in that component (1: linked to no one)", ident, _TABLES_ID),
         *(
             _f(f"shared_{k}_customers", f"other customers sharing a {k} with the customer (hubs excluded)", ident, _TABLES_ID)
             for k in IDENTIFIER_KINDS

@@ -14,7 +14,8 @@ date counts):
   another customer owns) within ``graph.money_window_days``, one directed edge per payer and
   payee weighted by the amount (base currency) and counted.
 
-Features: the shared-identifier component (smallest customer id) and its size; the number of
+Features: the component of the identity links (device, phone, e-mail, address; named by its
+smallest customer id) and its size; the number of
 other customers sharing each kind of identifier; PageRank and in/out strength on the money
 graph; the label-propagation community on the money graph and its size; triangles on the
 undirected money graph; the directed money cycles of 3 and 4 customers a customer is on; and a
@@ -141,20 +142,22 @@ def money_edges(sources: Sources, as_of: date, opts: GraphOptions) -> DataFrame:
 
 
 def ring_score(ring_max_size: int) -> Column:
-    """A fraud ring moves money round a small group of customers who share devices or other
-    identifiers. The score adds three signs, each in [0, 1]:
+    """A fraud ring moves money among a small group of people who share devices or other
+    identifiers. The score adds three signs:
 
-    - 0.5 when the customer is on a directed money cycle of 3 or 4 customers;
-    - 0.3 when the customer shares an identifier with someone in their money community
-      (``shares_with_community``, computed beforehand);
-    - 0.2 when that community is small (3 to ``graph.ring_max_size`` customers) and the
-      customer is on a money triangle.
+    - 0.5 when the customer sends money to, or receives it from, a customer they share a
+      device, phone, e-mail or address with (``pays_identity_neighbour``, computed
+      beforehand). A household does that too: this is a lead for an investigator, not a
+      verdict;
+    - 0.3 when the customer is on a directed money cycle of 3 or 4 customers;
+    - 0.2 when the customer's shared-identifier component is small (3 to
+      ``graph.ring_max_size`` customers).
     """
     on_cycle = (F.col("money_cycles_3") + F.col("money_cycles_4")) > 0
-    small = F.col("community_size").between(3, ring_max_size) & (F.col("money_triangles") > 0)
+    small = F.col("component_size").between(3, ring_max_size)
     return (
-        F.when(on_cycle, 0.5).otherwise(0.0)
-        + F.when(F.col("shares_with_community"), 0.3).otherwise(0.0)
+        F.when(F.col("pays_identity_neighbour"), 0.5).otherwise(0.0)
+        + F.when(on_cycle, 0.3).otherwise(0.0)
         + F.when(small, 0.2).otherwise(0.0)
     )
 
@@ -170,7 +173,10 @@ def graph_features(
     shared = shared.cache()
     money = money_edges(sources, as_of, opts).cache()
 
-    components, cc_rounds = engine.connected_components(vertices, shared)
+    # a counterparty several customers pay says they pay the same party, not that they are
+    # linked people: counted below, but components follow identity links only
+    identity = shared.where(F.col("kind") != "counterparty")
+    components, cc_rounds = engine.connected_components(vertices, identity)
     sizes = components.groupBy("component").agg(F.count(F.lit(1)).alias("component_size"))
     per_kind = (
         shared.select("src", "dst", "kind")
@@ -207,22 +213,16 @@ def graph_features(
         .agg(F.count(F.lit(1)).alias(f"money_cycles_{k}"))
         for k in (3, 4)
     ]
-    # a shared identifier inside one's own money community
-    community_of = communities.select(F.col("id"), "community_id")
-    inside = (
-        shared.join(community_of.withColumnRenamed("id", "src"), "src", "inner")
-        .join(
-            community_of.select(F.col("id").alias("dst"), F.col("community_id").alias("c2")),
-            "dst",
-            "inner",
-        )
-        .where(F.col("community_id") == F.col("c2"))
-    )
+    # identity links (not a counterparty both pay) between customers who exchange money
+    money_pairs = money.select(
+        F.least("src", "dst").alias("src"), F.greatest("src", "dst").alias("dst")
+    ).distinct()
+    paying = identity.select("src", "dst").distinct().join(money_pairs, ["src", "dst"], "inner")
     sharing = (
-        inside.select(F.col("src").alias("id"))
-        .unionByName(inside.select(F.col("dst").alias("id")))
+        paying.select(F.col("src").alias("id"))
+        .unionByName(paying.select(F.col("dst").alias("id")))
         .distinct()
-        .withColumn("shares_with_community", F.lit(True))
+        .withColumn("pays_identity_neighbour", F.lit(True))
     )
 
     out = (
@@ -259,9 +259,11 @@ def graph_features(
         F.coalesce("triangles", zero).cast("long").alias("money_triangles"),
         F.coalesce("money_cycles_3", zero).cast("long").alias("money_cycles_3"),
         F.coalesce("money_cycles_4", zero).cast("long").alias("money_cycles_4"),
-        F.coalesce("shares_with_community", F.lit(False)).alias("shares_with_community"),
+        F.coalesce("pays_identity_neighbour", F.lit(False)).alias("pays_identity_neighbour"),
     )
-    out = out.withColumn("ring_score", ring_score(opts.ring_max_size)).drop("shares_with_community")
+    out = out.withColumn("ring_score", ring_score(opts.ring_max_size)).drop(
+        "pays_identity_neighbour"
+    )
     hubs = hubs.select(F.lit(as_of).cast("date").alias("as_of_date"), "*")
     rounds = {
         "components_rounds": cc_rounds,
