@@ -32,7 +32,8 @@ from pyspark.sql import functions as F
 
 from fin360 import Fin360Error, code_version, lake
 from fin360.config import Config
-from fin360.gold.job import CUSTOMER_360
+from fin360.gold import graph as gold_graph
+from fin360.gold.job import CUSTOMER_360, GRAPH_FEATURES, load_sources
 from fin360.logs import stage
 from fin360.ml import monitoring, tracking
 from fin360.scoring.job import CUSTOMER_SCORES, TRANSACTION_ALERTS
@@ -265,6 +266,65 @@ def anomalies(spark: SparkSession, cfg: Config, as_of: date) -> Section:
     return section
 
 
+def fraud_rings(spark: SparkSession, cfg: Config, as_of: date) -> Section:
+    """Customers over the ring-score cut-off, grouped by identity component, and the largest
+    group drawn with the money it moved among its members."""
+    section = Section("Fraud rings")
+    graph = _on(spark, cfg, GRAPH_FEATURES, as_of)
+    if graph is None:
+        section.text(f"No graph features for {as_of}: run `fin360 run gold --as-of {as_of}`.")
+        return section
+    cutoff = cfg["graph.ring_cutoff"]
+    flagged = graph.where(F.col("ring_score") >= cutoff)
+    groups = (
+        flagged.groupBy("component_id")
+        .agg(
+            F.count(F.lit(1)).alias("members"),
+            F.round(F.avg("ring_score"), 2).alias("mean_ring_score"),
+            F.sum(F.col("money_cycles_3") + F.col("money_cycles_4")).alias("cycle_memberships"),
+            F.round(F.sum("money_out_strength"), 2).alias("money_sent"),
+        )
+        .orderBy(F.desc("members"), "component_id")
+        .limit(TOP_ALERTS)
+        .toPandas()
+    )  # a few groups
+    section.text(
+        f"{int(groups['members'].sum()) if len(groups) else 0} customers at ring_score >= "
+        f"{cutoff} on {as_of}, in {len(groups)} groups of linked identities (largest first)."
+    )
+    if groups.empty:
+        return section
+    section.table(groups)
+    top = groups.iloc[0]["component_id"]
+    members = sorted(
+        r["customer_id"]
+        for r in flagged.where(F.col("component_id") == top).select("customer_id").collect()
+    )  # one group's members: a few customers
+    opts = gold_graph.GraphOptions.from_config(cfg["graph"])
+    links = (
+        gold_graph.money_edges(load_sources(spark, cfg), as_of, opts)
+        .where(F.col("src").isin(members) & F.col("dst").isin(members))
+        .toPandas()
+    )  # transfers among those few
+    angle = {c: 2 * np.pi * i / len(members) for i, c in enumerate(members)}
+    fig, ax = plt.subplots(figsize=(6, 6))
+    for link in links.itertuples():
+        start = (np.cos(angle[link.src]), np.sin(angle[link.src]))
+        end = (np.cos(angle[link.dst]), np.sin(angle[link.dst]))
+        width = 1 + 3 * link.weight / max(links["weight"].max(), 1)
+        ax.annotate("", xy=end, xytext=start, arrowprops={
+            "arrowstyle": "->", "color": "tab:red", "lw": width,
+            "connectionstyle": "arc3,rad=0.1"})  # fmt: skip
+    for customer, a in angle.items():
+        ax.scatter(np.cos(a), np.sin(a), s=500, color="tab:orange", zorder=3)
+        ax.annotate(customer[-6:], (np.cos(a), np.sin(a)), xytext=(0, 16),
+                    textcoords="offset points", ha="center")  # fmt: skip
+    ax.set_axis_off()
+    ax.set_title(f"{len(members)} linked customers and their transfers ({as_of})")
+    section.plot("fraud_ring.png", fig, "The largest group over the ring-score cut-off")
+    return section
+
+
 def drift(spark: SparkSession, cfg: Config, as_of: date) -> Section:
     section = Section("Score drift (PSI)")
     rows = _on(spark, cfg, monitoring.MODEL_MONITORING, as_of)
@@ -324,7 +384,7 @@ def run(spark: SparkSession, cfg: Config, as_of: date | None = None,
     as_of = as_of or default_as_of(spark, cfg)
     out = out or Path(cfg.path("reports")) / f"fin360-report-{as_of.isoformat()}.html"
     sections = []
-    for build in (row_counts, data_quality, segments, credit_risk, anomalies, drift):
+    for build in (row_counts, data_quality, segments, credit_risk, anomalies, fraud_rings, drift):
         with stage(log, "report", section=build.__name__, as_of=as_of) as done:
             sections.append(build(spark, cfg, as_of))
             done.update(figures=len(sections[-1].figures))

@@ -19,7 +19,7 @@ from fin360.scoring import job
 
 SECTIONS = [
     "Row counts per layer", "Data quality (latest silver run)", "Customer segments",
-    "Credit risk", "Transaction anomalies", "Score drift (PSI)",
+    "Credit risk", "Transaction anomalies", "Fraud rings", "Score drift (PSI)",
 ]  # fmt: skip
 IMAGE = re.compile(r'<img alt="([^"]*)" src="data:image/png;base64,([A-Za-z0-9+/=]+)">')
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -54,6 +54,7 @@ def test_report_has_every_section_with_embedded_figures(spark, written):
         "precision_recall.png",
         "Scored PD and risk bands",
         "Population stability",
+        "The largest group over the ring-score cut-off",
     ):
         assert any(c.startswith(expected) for c in captions), (expected, captions)  # fmt: skip
     assert all(base64.b64decode(data).startswith(b"\x89PNG\r\n\x1a\n") for _, data in images)
