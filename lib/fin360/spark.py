@@ -55,6 +55,8 @@ def session_conf(cfg: Config) -> dict[str, str]:
         "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
         "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
         "spark.sql.session.timeZone": "UTC",
+        # graph algorithms checkpoint their rounds: delete the files once no frame uses them
+        "spark.cleaner.referenceTracking.cleanCheckpoints": "true",
         "spark.driver.extraJavaOptions": "-Duser.timezone=UTC",
         "spark.executor.extraJavaOptions": "-Duser.timezone=UTC",
         "spark.sql.adaptive.enabled": "true",

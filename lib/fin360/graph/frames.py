@@ -55,11 +55,6 @@ class Rounds:
         self._held = [h for h in self._held if h[0] >= self.count - 1]
         return df
 
-    def release(self) -> None:
-        for _, df in self._held:
-            df.unpersist()
-        self._held = []
-
 
 def undirected(edges: DataFrame) -> DataFrame:
     """Simple undirected edges ``(src, dst)`` with ``src < dst``: no self-loops, no repeats."""
@@ -211,7 +206,6 @@ def pagerank(
         ranks = ranks.drop("previous")
         if stats["change"] < n * tol:
             break
-    transition.unpersist()
     return ranks.select("id", F.col("rank").alias("pagerank")), iterations
 
 
@@ -258,7 +252,6 @@ def label_propagation(
         labels = labels.drop("changed")
         if not changed:
             break
-    neighbours.unpersist()
     return labels, done
 
 
