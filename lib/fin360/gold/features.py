@@ -412,8 +412,8 @@ def customer_features(
 
 
 IDENTIFIER_KINDS = ("device", "phone", "email", "address", "counterparty")
-_TABLES_ID = "silver.customers, silver.app_events, silver.transactions"
-_TABLES_MONEY = "silver.transactions, silver.accounts, silver.account_holders"
+_TABLES_ID = ", ".join(catalog.silver(e) for e in ("customer", "app_event", "transaction"))
+_TABLES_MONEY = ", ".join(catalog.silver(e) for e in ("transaction", "account", "account_holder"))
 
 
 def _f(name: str, definition: str, window: str, tables: str) -> Feature:
