@@ -48,6 +48,7 @@ CHAMPION_FIGURES = {
     "anomaly": ["precision_recall.png", "score_distribution.png"],
 }
 TOP_ALERTS = 20
+DRAWN_MEMBERS = 30  # a drawn ring: more would not be readable
 
 
 @dataclass
@@ -298,8 +299,11 @@ def fraud_rings(spark: SparkSession, cfg: Config, as_of: date) -> Section:
     top = groups.iloc[0]["component_id"]
     members = sorted(
         r["customer_id"]
-        for r in flagged.where(F.col("component_id") == top).select("customer_id").collect()
-    )  # one group's members: a few customers
+        for r in flagged.where(F.col("component_id") == top)
+        .select("customer_id")
+        .limit(DRAWN_MEMBERS)
+        .collect()
+    )  # one group's members, at most DRAWN_MEMBERS
     opts = gold_graph.GraphOptions.from_config(cfg["graph"])
     links = (
         gold_graph.money_edges(load_sources(spark, cfg), as_of, opts)
