@@ -32,6 +32,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from fin360.gold.features import IDENTIFIER_KINDS, Sources
+from fin360.graph.frames import truncated
 
 log = logging.getLogger(__name__)
 
@@ -170,8 +171,9 @@ def graph_features(
     vertices = spine.select(F.col("customer_id").alias("id"))
     links = identifier_links(sources, as_of, opts)
     shared, hubs = shared_identifier_edges(links, opts.max_identifier_customers)
-    shared = shared.cache()
-    money = money_edges(sources, as_of, opts).cache()
+    # both feed several algorithms: computed once, kept on disk (not in memory) while needed
+    shared = truncated(shared)
+    money = truncated(money_edges(sources, as_of, opts))
 
     # a counterparty several customers pay says they pay the same party, not that they are
     # linked people: counted below, but components follow identity links only

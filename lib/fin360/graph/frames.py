@@ -55,6 +55,15 @@ class Rounds:
         self._held = [h for h in self._held if h[0] >= self.count - 1]
         return df
 
+    def done(self, df: DataFrame) -> DataFrame:
+        """The algorithm's result (computed from the last rounds) cut from its lineage, and
+        every round's frame released: nothing stays in memory once the caller has it."""
+        out = truncated(df)
+        for _, held in self._held:
+            held.unpersist()
+        self._held = []
+        return out
+
 
 def undirected(edges: DataFrame) -> DataFrame:
     """Simple undirected edges ``(src, dst)`` with ``src < dst``: no self-loops, no repeats."""
@@ -129,7 +138,7 @@ def connected_components(
         if after == before:
             break
         before = after
-    parent = current.select(F.col("src").alias("id"), F.col("dst").alias("component"))
+    parent = rounds.done(current.select(F.col("src").alias("id"), F.col("dst").alias("component")))
     out = (
         vertices.select("id")
         .distinct()
@@ -206,7 +215,7 @@ def pagerank(
         ranks = ranks.drop("previous")
         if stats["change"] < n * tol:
             break
-    return ranks.select("id", F.col("rank").alias("pagerank")), iterations
+    return rounds.done(ranks.select("id", F.col("rank").alias("pagerank"))), iterations
 
 
 # ------------------------------------------------------------------------ label propagation
@@ -252,7 +261,7 @@ def label_propagation(
         labels = labels.drop("changed")
         if not changed:
             break
-    return labels, done
+    return rounds.done(labels), done
 
 
 # ------------------------------------------------------------------------ triangles, cycles

@@ -21,6 +21,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from fin360.graph import DataFrameEngine
+from fin360.graph.frames import truncated
 
 
 @dataclass(frozen=True)
@@ -80,7 +81,7 @@ def resolve(
             F.concat(F.lit("src:"), "customer_src_id")
         ),
     )
-    pairs = fuzzy_pairs(clustered, thresholds).cache()
+    pairs = truncated(fuzzy_pairs(clustered, thresholds))  # read three times; kept on disk
     ends = pairs.select(F.col("cluster_l").alias("id"), "score").unionByName(
         pairs.select(F.col("cluster_r").alias("id"), "score")
     )
