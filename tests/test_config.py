@@ -133,3 +133,15 @@ def test_bad_source_declarations(conf_dir, entry, expected):
     (conf_dir / "sources.yml").write_text(f"sources:\n  s1:\n    {entry}\n")
     with pytest.raises(ConfigError, match=expected):
         load_sources(load_config("test", conf_dir))
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [("1e-4", 1e-4), ("2.5E3", 2500.0), ("1.0e-6", 1e-6), ("8", 8), ("local[2]", "local[2]"),
+     ("[a, b]", ["a", "b"]), ("e5", "e5"), ("", "")],
+)  # fmt: skip
+def test_command_line_values_read_as_yaml_and_exponents_as_numbers(raw, expected):
+    from fin360.config import parse_value
+
+    assert parse_value(raw) == expected
+    assert type(parse_value(raw)) is type(expected)

@@ -34,7 +34,7 @@ from typing import Any
 import yaml
 
 from fin360 import Fin360Error, __version__
-from fin360.config import Config, ConfigError, load_config
+from fin360.config import Config, ConfigError, load_config, parse_value
 from fin360.logs import fields, setup_logging
 
 log = logging.getLogger("fin360")
@@ -48,7 +48,7 @@ def _override(text: str) -> tuple[str, Any]:
     key, sep, value = text.partition("=")
     if not sep or not key:
         raise argparse.ArgumentTypeError(f"expected KEY=VALUE, got {text!r}")
-    return key.strip(), yaml.safe_load(value) if value else value
+    return key.strip(), parse_value(value)
 
 
 def _common_options(parser: argparse.ArgumentParser, defaults: bool) -> None:

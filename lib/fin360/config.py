@@ -124,6 +124,7 @@ SCHEMA: dict[str, Any] = {
         "clusters": int,  # KMeans clusters of normal behaviour
         "alert_rate": float,  # share of the window's transactions raised as alerts
         "labels": OptStr,  # Parquet of confirmed cases (txn_id, anomaly_type) for evaluation
+        "graph_features": list,  # gold.graph_features columns joined to each transaction
     },
     "scoring": {
         "offers_per_customer": int,
@@ -280,6 +281,18 @@ def _validate(layer: dict[str, Any], schema: dict[str, Any], origin: str, prefix
             raise ConfigError(f"{origin}: '{dotted}' must be {names}, got {value!r}")
 
 
+_EXPONENT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
+
+
+def parse_value(raw: str) -> Any:
+    """A value given on the command line or in an environment variable, read as YAML; ``1e-4``
+    (a string to YAML 1.1, which wants ``1.0e-4``) is the number it looks like."""
+    value = yaml.safe_load(raw) if raw else raw
+    if isinstance(value, str) and _EXPONENT.fullmatch(value.strip()):
+        return float(value)
+    return value
+
+
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
@@ -313,7 +326,7 @@ def _environment_layer(environ: dict[str, str] | os._Environ[str]) -> dict[str, 
             value: Any = raw
         elif name.startswith(ENV_GENERIC_PREFIX):
             dotted = name[len(ENV_GENERIC_PREFIX) :].lower().replace("__", ".")
-            value = yaml.safe_load(raw) if raw else raw
+            value = parse_value(raw)
         else:
             continue
         single: dict[str, Any] = {}

@@ -31,7 +31,12 @@ pytestmark = pytest.mark.cluster
 
 REPO = Path(__file__).resolve().parents[2]
 # test-sized windows (conf/test.yml); everything else is conf/cluster.yml as users run it
-OVERRIDES = ["spark.shuffle_partitions=4", "anomaly.window_days=4", "anomaly.history_days=6"]
+OVERRIDES = [
+    "spark.shuffle_partitions=4",
+    "anomaly.window_days=4",
+    "anomaly.history_days=6",
+    "graph.pagerank_tol=1e-4",
+]
 
 # where the executors import fin360 from, and in which worker's directory they run
 PROBE = """

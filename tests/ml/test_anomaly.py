@@ -52,3 +52,36 @@ def test_window_transactions_are_described_against_the_customer_history(spark):
     assert odd["hour_rarity"] == pytest.approx(math.log(27))
     assert usual["hour_rarity"] == pytest.approx(-math.log(4 / 27))
     assert (usual["velocity_1h"], odd2["velocity_1h"]) == (1.0, 2.0)
+
+
+def test_graph_features_come_from_the_latest_graph_date_on_or_before_the_window(spark, cfg):
+    from chispa import assert_df_equality
+
+    from fin360 import Fin360Error, catalog, lake
+    from fin360.config import ConfigError
+
+    graph = spark.createDataFrame(
+        [
+            ("C1", date(2025, 3, 1), 0.0, 1),
+            ("C1", date(2025, 3, 8), 0.7, 4),  # the latest on or before 2025-03-10
+            ("C2", date(2025, 3, 8), 0.2, 1),
+            ("C1", date(2025, 3, 11), 1.0, 9),  # after the window: never used
+        ],
+        "customer_id string, as_of_date date, ring_score double, component_size long",
+    )
+    lake.overwrite(graph, cfg, catalog.GOLD_GRAPH_FEATURES, ["as_of_date"])
+    window = spark.createDataFrame(
+        [("t1", "C1"), ("t2", "C1"), ("t3", "C3")], "txn_id string, customer_id string"
+    )
+    got = anomaly.with_graph_features(
+        spark, cfg, window, date(2025, 3, 10), ["ring_score", "component_size"]
+    )
+    expected = spark.createDataFrame(
+        [("C1", "t1", 0.7, 4.0), ("C1", "t2", 0.7, 4.0), ("C3", "t3", None, None)],
+        "customer_id string, txn_id string, ring_score double, component_size double",
+    )
+    assert_df_equality(got, expected, ignore_row_order=True, ignore_column_order=True)
+    with pytest.raises(ConfigError, match="not columns"):
+        anomaly.with_graph_features(spark, cfg, window, date(2025, 3, 10), ["ring_size"])
+    with pytest.raises(Fin360Error, match="no date on or before 2025-02-28"):
+        anomaly.with_graph_features(spark, cfg, window, date(2025, 2, 28), ["ring_score"])

@@ -36,7 +36,7 @@ from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from fin360 import Fin360Error, catalog, lake
-from fin360.config import Config
+from fin360.config import Config, ConfigError
 from fin360.logs import stage
 from fin360.ml import explain, monitoring, tracking
 
@@ -159,16 +159,21 @@ def transaction_features(
     )
 
 
-def pipeline(clusters: int) -> Pipeline:
+def features(cfg: Config) -> list[str]:
+    """The model's inputs: :data:`FEATURES` and the ``anomaly.graph_features`` of the customer."""
+    return [*FEATURES, *(cfg.get("anomaly.graph_features") or [])]
+
+
+def pipeline(clusters: int, inputs: list[str]) -> Pipeline:
     return Pipeline(
         stages=[
             Imputer(
-                inputCols=FEATURES,
-                outputCols=[f"{c}{explain.IMPUTED_SUFFIX}" for c in FEATURES],
+                inputCols=inputs,
+                outputCols=[f"{c}{explain.IMPUTED_SUFFIX}" for c in inputs],
                 strategy="median",
             ),
             VectorAssembler(
-                inputCols=[f"{c}{explain.IMPUTED_SUFFIX}" for c in FEATURES],
+                inputCols=[f"{c}{explain.IMPUTED_SUFFIX}" for c in inputs],
                 outputCol="raw_features",
             ),
             StandardScaler(
@@ -179,7 +184,7 @@ def pipeline(clusters: int) -> Pipeline:
     )
 
 
-def score_stage(model: PipelineModel, fitted_on: DataFrame) -> SQLTransformer:
+def score_stage(model: PipelineModel, fitted_on: DataFrame, inputs: list[str]) -> SQLTransformer:
     """``anomaly_score``: distance (standardised units) to the nearest large cluster's centre,
     as SQL over the imputed columns so the registered model computes it by itself."""
     scaler, kmeans = model.stages[2], model.stages[3]
@@ -190,7 +195,7 @@ def score_stage(model: PipelineModel, fitted_on: DataFrame) -> SQLTransformer:
     centres = [c.tolist() for c in kmeans.clusterCenters()]
     standardised = [
         f"((`{c}{explain.IMPUTED_SUFFIX}` - {mean[i]!r}) / {max(std[i], 1e-12)!r})"
-        for i, c in enumerate(FEATURES)
+        for i, c in enumerate(inputs)
     ]
     distances = [
         "sqrt(" + " + ".join(f"pow({z} - {centres[k][i]!r}, 2)" for i, z in enumerate(standardised)) + ")"
@@ -225,13 +230,37 @@ def window_features(
     spark: SparkSession, cfg: Config, as_of: date, txns: DataFrame | None = None
 ) -> DataFrame:
     txns = txns if txns is not None else load_transactions(spark, cfg)
-    return transaction_features(
+    out = transaction_features(
         txns,
         as_of,
         cfg["anomaly.window_days"],
         cfg["anomaly.history_days"],
         cfg["silver.default_timezone"],
     )
+    extra = cfg.get("anomaly.graph_features") or []
+    return with_graph_features(spark, cfg, out, as_of, extra) if extra else out
+
+
+def with_graph_features(
+    spark: SparkSession, cfg: Config, window: DataFrame, as_of: date, columns: list[str]
+) -> DataFrame:
+    """``window`` with the customer's ``columns`` of ``gold.graph_features`` from its latest
+    date on or before ``as_of`` (point in time: no graph of a later day)."""
+    table = catalog.GOLD_GRAPH_FEATURES
+    hint = f"run `fin360 run gold --as-of {as_of}` first, or set anomaly.graph_features: []"
+    if not lake.exists(spark, cfg, table):
+        raise Fin360Error(f"anomaly.graph_features needs {table}: {hint}")
+    graph = lake.read(spark, cfg, table)
+    unknown = sorted(set(columns) - set(graph.columns))
+    if unknown:
+        raise ConfigError(f"anomaly.graph_features: {unknown} are not columns of {table}")
+    latest = graph.where(F.col("as_of_date") <= F.lit(as_of)).agg(F.max("as_of_date")).first()[0]
+    if latest is None:
+        raise Fin360Error(f"anomaly.graph_features: {table} has no date on or before {as_of}: {hint}")
+    per_customer = graph.where(F.col("as_of_date") == F.lit(latest)).select(
+        "customer_id", *(F.col(c).cast("double").alias(c) for c in columns)
+    )
+    return window.join(per_customer, "customer_id", "left")
 
 
 def labels(spark: SparkSession, cfg: Config) -> DataFrame | None:
@@ -293,6 +322,7 @@ def train(spark: SparkSession, cfg: Config, as_of: date | None = None) -> dict[s
     txns = load_transactions(spark, cfg)
     as_of = as_of or latest_activity_date(spark, cfg)
     window_days = cfg["anomaly.window_days"]
+    inputs = features(cfg)
     train_df = window_features(spark, cfg, as_of - timedelta(days=window_days), txns).cache()
     test_df = window_features(spark, cfg, as_of, txns)
     cases = labels(spark, cfg)
@@ -305,7 +335,7 @@ def train(spark: SparkSession, cfg: Config, as_of: date | None = None) -> dict[s
             tracking.log_lineage(spark, cfg, [catalog.silver("transaction")], rows)
             mlflow.log_params(
                 {
-                    "features": ",".join(FEATURES),
+                    "features": ",".join(inputs),
                     "clusters": clusters,
                     "min_cluster_share": MIN_CLUSTER_SHARE,
                     "window_days": window_days,
@@ -315,8 +345,10 @@ def train(spark: SparkSession, cfg: Config, as_of: date | None = None) -> dict[s
                 }
             )
             with stage(log, FAMILY, step="fit", rows=rows, clusters=clusters):
-                fitted = pipeline(clusters).fit(train_df)
-                model = PipelineModel(stages=[*fitted.stages, score_stage(fitted, train_df)])
+                fitted = pipeline(clusters, inputs).fit(train_df)
+                model = PipelineModel(
+                    stages=[*fitted.stages, score_stage(fitted, train_df, inputs)]
+                )
             metrics: dict[str, float] = {}
             if cases is not None:
                 metrics, local = evaluate(model.transform(test_df), cases)
@@ -329,12 +361,12 @@ def train(spark: SparkSession, cfg: Config, as_of: date | None = None) -> dict[s
             mlflow.log_dict(
                 monitoring.reference(
                     model.transform(train_df),
-                    ["anomaly_score", *FEATURES],
+                    ["anomaly_score", *inputs],
                     cfg["monitoring.psi_bins"],
                 ),
                 monitoring.REFERENCE_ARTIFACT,
             )
-            example = train_df.select(*FEATURES).limit(5).toPandas().astype("float64")
+            example = train_df.select(*inputs).limit(5).toPandas().astype("float64")
             output = model.transform(train_df.limit(5)).select("anomaly_score").toPandas()
             version = tracking.log_and_register(client, cfg, FAMILY, model, example, output)
     finally:
