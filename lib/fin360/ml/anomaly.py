@@ -256,7 +256,9 @@ def with_graph_features(
         raise ConfigError(f"anomaly.graph_features: {unknown} are not columns of {table}")
     latest = graph.where(F.col("as_of_date") <= F.lit(as_of)).agg(F.max("as_of_date")).first()[0]
     if latest is None:
-        raise Fin360Error(f"anomaly.graph_features: {table} has no date on or before {as_of}: {hint}")
+        raise Fin360Error(
+            f"anomaly.graph_features: {table} has no date on or before {as_of}: {hint}"
+        )
     per_customer = graph.where(F.col("as_of_date") == F.lit(latest)).select(
         "customer_id", *(F.col(c).cast("double").alias(c) for c in columns)
     )
