@@ -4,6 +4,7 @@ factory the jobs use; every test that writes tables gets its own lakehouse folde
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -21,8 +22,14 @@ def _paths(root) -> dict[str, str]:
         "paths.checkpoints": str(root / "checkpoints"),
         "paths.mlflow_artifacts": str(root / "mlartifacts"),
         "paths.reports": str(root / "reports"),
+        "paths.logs": str(root / "logs"),
         "mlflow.tracking_uri": f"sqlite:///{root / 'mlflow.db'}",
     }
+
+
+# Spark's warning when a window has no partitionBy: it sorts the whole input in one task
+UNPARTITIONED_WINDOW = "No Partition Defined for Window operation"
+_spark_logs: list[Path] = []  # the shared session's log folder, once it is started
 
 
 @pytest.fixture(scope="session")
@@ -31,8 +38,31 @@ def spark(tmp_path_factory):
 
     cfg = load_config("test").with_overrides(_paths(tmp_path_factory.mktemp("session")))
     session = build_session(cfg)
+    _spark_logs.append(Path(cfg.path("logs")))
     yield session
     session.stop()
+
+
+def _spark_log() -> Path | None:
+    files = sorted(_spark_logs[0].glob("spark-*.log")) if _spark_logs else []
+    return files[-1] if files else None
+
+
+@pytest.fixture(autouse=True)
+def no_unpartitioned_window():
+    """The plan check: a test whose Spark work ran a window without ``partitionBy`` fails (the
+    window would move every row of a growing table into one task)."""
+    before = _spark_log()
+    offset = before.stat().st_size if before else 0
+    yield
+    log = _spark_log()
+    if log is None:
+        return
+    with log.open("rb") as f:
+        f.seek(offset if log == before else 0)
+        found = [line for line in f.read().decode(errors="replace").splitlines()
+                 if UNPARTITIONED_WINDOW in line]  # fmt: skip
+    assert not found, f"an unpartitioned window ran in this test: {found[0]}"
 
 
 @pytest.fixture

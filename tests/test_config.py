@@ -73,8 +73,14 @@ def test_misspelt_key_names_key_file_and_suggestion(conf_dir):
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("spark:\n  shuffle_partitions: many\n", "'spark.shuffle_partitions' must be int"),
-        ("spark:\n  shuffle_partitions: true\n", "'spark.shuffle_partitions' must be int"),
+        (
+            "spark:\n  shuffle_partitions: many\n",
+            "'spark.shuffle_partitions' must be int or 'auto'",
+        ),
+        (
+            "spark:\n  shuffle_partitions: true\n",
+            "'spark.shuffle_partitions' must be int or 'auto'",
+        ),
         ("paths: /tmp\n", "'paths' must be a mapping"),
         ("spark: [1\n", "not valid YAML"),
     ],

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import http.server
+import os
 import threading
 
 import pytest
 
 from fin360 import lake
+from fin360 import spark as sessions
 from fin360.config import ConfigError
 from fin360.spark import extra_packages, package_available
 
@@ -15,6 +17,42 @@ from fin360.spark import extra_packages, package_available
 def test_session_is_utc_with_delta(spark):
     assert spark.conf.get("spark.sql.session.timeZone") == "UTC"
     assert "DeltaSparkSessionExtension" in spark.conf.get("spark.sql.extensions")
+
+
+def test_driver_heap_is_the_configured_size(spark):
+    heap = spark.sparkContext._jvm.java.lang.Runtime.getRuntime().maxMemory()
+    assert 2.5 * 2**30 < heap <= 3 * 2**30  # test.yml: spark.driver_memory: 3g
+
+
+@pytest.mark.parametrize(("machine_gib", "expected"), [(24, "14g"), (1, "1g"), (512, "31g")])
+def test_auto_driver_memory_is_a_share_of_the_machine(monkeypatch, cfg, machine_gib, expected):
+    monkeypatch.setattr(sessions, "machine_memory_bytes", lambda: machine_gib * 2**30)
+    monkeypatch.delenv("PYSPARK_GATEWAY_PORT", raising=False)
+    auto = cfg.with_overrides({"spark.driver_memory": "auto", "spark.master": "local[*]"})
+    assert sessions.session_conf(auto)["spark.driver.memory"] == expected
+    on_cluster = auto.with_overrides({"spark.master": "spark://127.0.0.1:7077"})
+    assert "spark.driver.memory" not in sessions.session_conf(on_cluster)
+
+
+@pytest.mark.parametrize(
+    ("master", "partitions", "expected"),
+    [("local[4]", "auto", 16), ("local[1]", "auto", 8), ("local", "auto", 8),
+     ("local[*]", "auto", max(8, 4 * (os.cpu_count() or 1))),
+     ("spark://127.0.0.1:7077", "auto", 200), ("local[4]", 3, 3)],
+)  # fmt: skip
+def test_shuffle_partitions_follow_the_cores(cfg, master, partitions, expected):
+    sized = cfg.with_overrides({"spark.master": master, "spark.shuffle_partitions": partitions})
+    assert sessions.session_conf(sized)["spark.sql.shuffle.partitions"] == str(expected)
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [("spark.driver_memory", "lots", "spark.driver_memory must be auto or a size"),
+     ("spark.shuffle_partitions", 0, "spark.shuffle_partitions must be auto or positive")],
+)  # fmt: skip
+def test_bad_sizes_are_config_errors(cfg, key, value, message):
+    with pytest.raises(ConfigError, match=message):
+        sessions.session_conf(cfg.with_overrides({key: value}))
 
 
 def test_delta_table_written_and_time_travelled(spark, cfg):

@@ -101,7 +101,9 @@ def build_parser() -> argparse.ArgumentParser:
     gen.add_argument("--start-date")
     gen.add_argument("--workers", type=int)
     gen.add_argument(
-        "--out", help="write raw files to OUT/raw and truth to OUT/truth (default: paths.*)"
+        "--out",
+        help="write raw files to OUT/raw and truth to OUT/truth instead of paths.raw and "
+        "paths.truth, where `fin360 run` reads them (default)",
     )
     gen.add_argument(
         "--layout",
@@ -252,6 +254,11 @@ def cmd_generate(cfg: Config, args: argparse.Namespace) -> None:
         raise Fin360Error(str(exc)) from None
     records = sum(b["records"] for s in manifest["sources"].values() for b in s.values())
     log.info(fields(stage="generate", status="end", records=records))
+    if raw != cfg.path("raw"):
+        log.info(
+            "fin360 run reads paths.raw=%s: run it with FIN360_RAW=%s FIN360_TRUTH=%s to use these",
+            cfg.path("raw"), raw, truth,
+        )  # fmt: skip
 
 
 def with_session(job: Callable[..., Any]) -> Callable[[Config, argparse.Namespace], None]:
@@ -282,18 +289,63 @@ def _gold(spark: Any, cfg: Config, args: argparse.Namespace) -> None:
 
 
 def _all(spark: Any, cfg: Config, args: argparse.Namespace) -> None:
+    from fin360 import report
+    from fin360 import summary as run_summary
     from fin360.bronze import job as bronze
     from fin360.gold import job as gold
     from fin360.scoring import job as scoring
     from fin360.silver import job as silver
 
     as_of = gold.parse_as_of(args.as_of) if args.as_of else None  # a typo fails before any work
-    bronze.run(spark, cfg)
-    silver.run(spark, cfg)
+    done = run_summary.RunSummary()
+    before = run_summary.table_versions(spark, cfg)
+    with done.timed("bronze") as step:
+        landed = bronze.run(spark, cfg)
+        step.rows_in = sum(b.input_rows for b in landed.landed)
+        step.rows_out = sum(b.landed_rows for b in landed.landed)
+        step.quarantined = sum(b.quarantined_rows for b in landed.landed)
+        step.note = f"{len(landed.landed)} batch(es) landed, {len(landed.skipped)} already landed"
+    with done.timed("silver") as step:
+        units = silver.run(spark, cfg).values()
+        step.rows_in = sum(u.get("input_rows", 0) for u in units)
+        step.rows_out = sum(u.get("accepted", 0) for u in units)
+        step.quarantined = sum(u.get("quarantined", 0) for u in units)
     as_of = as_of or gold.latest_activity_date(spark, cfg)
-    gold.run(spark, cfg, as_of)
-    _train_all(spark, cfg, as_of)
-    scoring.run(spark, cfg, as_of)
+    with done.timed("gold") as step:
+        built = gold.run(spark, cfg, as_of)
+        step.rows_out = built["customer_360_rows"]
+        step.note = f"as of {as_of}; {built['training_rows']:,} credit-risk training rows"
+    with done.timed("train") as step:
+        for name in FAMILIES:
+            trained = _family_step(name, "train", spark, cfg, as_of)
+            decision = _family_step(name, "promote", spark, cfg, as_of)
+            champion = (
+                f"v{decision['challenger_version']} (was v{decision['champion_version']})"
+                if decision["promoted"]
+                else f"v{decision['champion_version']} stays ({decision['reason']})"
+            )
+            metrics = {k: v for k, v in trained.items() if k in HEADLINE_METRICS}
+            done.models.append({"family": name, "version": trained["version"],
+                                "metrics": metrics, "champion": champion})  # fmt: skip
+        step.note = f"{len(FAMILIES)} model families"
+    with done.timed("score") as step:
+        scored = scoring.run(spark, cfg, as_of)
+        step.rows_in = scored["customers"] + scored["transactions"]
+        step.note = f"{scored['alerts']:,} alerts, {scored['rows_per_second']:,} rows/s"
+    with done.timed("report"):
+        page = report.run(spark, cfg, as_of)
+    done.quarantine = run_summary.quarantined_by_reason(spark, cfg, done.started_at)
+    done.written = run_summary.written_since(before, run_summary.table_versions(spark, cfg))
+    done.where = {
+        "report": str(page),
+        "MLflow": f"fin360 --env {cfg.env} mlflow-ui  (tracking store {cfg['mlflow.tracking_uri']})",
+        "lakehouse": cfg.path("lakehouse"),
+    }
+    print(done.render())
+
+
+# the figures a run's summary shows per trained model
+HEADLINE_METRICS = ("silhouette", "k", "auc_roc", "ks", "auc_pr", "precision_at_1pct")
 
 
 def _family(name: str) -> Any:

@@ -49,11 +49,13 @@ SCHEMA: dict[str, Any] = {
         "checkpoints": str,
         "mlflow_artifacts": str,  # artifact root of the embedded MLflow store
         "reports": str,  # fin360 report writes its HTML here (a local folder of the driver)
+        "logs": str,  # Spark's own log of each local session (a local folder of the driver)
     },
     "tables": dict,  # optional per-table location overrides: {"<layer>.<table>": "s3a://..."}
     "spark": {
         "master": OptStr,  # null: leave it to spark-submit
-        "shuffle_partitions": int,
+        "shuffle_partitions": (int, "auto"),  # a number, or auto: sized from the local cores
+        "driver_memory": OptStr,  # local mode: auto (a share of the machine), a size (8g), null
         "packages": list,  # Maven coordinates besides Delta's (which follows the delta-spark pin)
         "graph_engine": str,  # auto | dataframe | graphframes
         "repositories": list,
@@ -273,12 +275,20 @@ def _validate(layer: dict[str, Any], schema: dict[str, Any], origin: str, prefix
             _validate(value, expected, origin, f"{dotted}.")
             continue
         types = expected if isinstance(expected, tuple) else (expected,)
+        if isinstance(value, str) and value in types:  # a literal such as "auto"
+            continue
+        literals = tuple(t for t in types if isinstance(t, str))
+        types = tuple(t for t in types if not isinstance(t, str))
         if float in types:
             types = (*types, int)  # YAML `1` for a rate is fine
         # bool is an int in Python; a YAML `true` for an int key is still a mistake
         if (isinstance(value, bool) and bool not in types) or not isinstance(value, types):
-            names = " or ".join("null" if t is type(None) else t.__name__ for t in types)
+            names = " or ".join([*map(_type_name, types), *map(repr, literals)])
             raise ConfigError(f"{origin}: '{dotted}' must be {names}, got {value!r}")
+
+
+def _type_name(expected: type) -> str:
+    return "null" if expected is type(None) else expected.__name__
 
 
 _EXPONENT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")

@@ -27,6 +27,17 @@ def table_path(cfg: Config, name: str) -> str:
     return override or f"{cfg.path('lakehouse').rstrip('/')}/{layer}/{table}"
 
 
+def tables(spark: SparkSession, cfg: Config) -> list[str]:
+    """Names of the Delta tables under the lakehouse root (``<layer>.<table>``)."""
+    root = cfg.path("lakehouse").rstrip("/")
+    return [
+        f"{layer}.{entry.name}"
+        for layer in LAYERS
+        for entry in list_dir(spark, f"{root}/{layer}")
+        if entry.is_dir and path_exists(spark, f"{entry.path}/_delta_log")
+    ]
+
+
 def exists(spark: SparkSession, cfg: Config, name: str) -> bool:
     return DeltaTable.isDeltaTable(spark, table_path(cfg, name))
 
@@ -42,8 +53,13 @@ def version(spark: SparkSession, cfg: Config, name: str) -> int | None:
     """The table's latest Delta version, or None when it does not exist yet."""
     if not exists(spark, cfg, name):
         return None
-    table = DeltaTable.forPath(spark, table_path(cfg, name))
-    return table.history(1).select("version").first()["version"]
+    # the Delta log's latest snapshot: no Spark job, unlike DeltaTable.history(1)
+    jvm = spark.sparkContext._jvm
+    log = jvm.org.apache.spark.sql.delta.DeltaLog.forTable(
+        spark._jsparkSession, table_path(cfg, name)
+    )
+    none = jvm.scala.Option.empty()
+    return int(log.update(False, none, none).version())
 
 
 def append(

@@ -155,7 +155,7 @@ def _check_mapping(
         .groupBy("reason")
         .count()
         .collect()
-    }  # one row per reason
+    }  # bounded: one row per reason
     hidden = {c.name for c in m.entity.columns if c.pii}
     shown = [c for c in m.entity.column_names if c in mapped.columns and c not in hidden]
     rows = failing.select(*shown, quality.FAILURES).limit(sample).collect()

@@ -48,6 +48,7 @@ CHAMPION_FIGURES = {
     "anomaly": ["precision_recall.png", "score_distribution.png"],
 }
 TOP_ALERTS = 20
+PD_BINS = 40
 DRAWN_MEMBERS = 30  # a drawn ring: more would not be readable
 
 
@@ -95,16 +96,13 @@ def default_as_of(spark: SparkSession, cfg: Config) -> date:
 def row_counts(spark: SparkSession, cfg: Config, as_of: date) -> Section:
     """Rows and Delta version of every table (as they are now: ``as_of`` is not a filter)."""
     section = Section("Row counts per layer")
-    rows = []
-    root = cfg.path("lakehouse").rstrip("/")
-    for layer in lake.LAYERS:
-        for entry in lake.list_dir(spark, f"{root}/{layer}"):
-            name = f"{layer}.{entry.name}"
-            if entry.is_dir and lake.path_exists(spark, f"{entry.path}/_delta_log"):
-                rows.append((layer, name, lake.read(spark, cfg, name).count(),
-                             lake.version(spark, cfg, name)))  # fmt: skip
+    rows = [
+        (name.partition(".")[0], name, lake.read(spark, cfg, name).count(),
+         lake.version(spark, cfg, name))
+        for name in lake.tables(spark, cfg)
+    ]  # fmt: skip
     if not rows:
-        section.text(f"No Delta tables under {root}.")
+        section.text(f"No Delta tables under {cfg.path('lakehouse')}.")
         return section
     counts = pd.DataFrame(rows, columns=["layer", "table", "rows", "delta_version"])
     section.table(counts)
@@ -234,14 +232,16 @@ def credit_risk(spark: SparkSession, cfg: Config, as_of: date) -> Section:
     if scores is None:
         section.text(f"No customer scores for {as_of}.")
         return section
-    local = scores.select("pd", "risk_band").toPandas()
+    bins = np.linspace(0.0, 1.0, PD_BINS + 1)
+    pd_bin = F.least(F.floor(F.col("pd") * PD_BINS), F.lit(PD_BINS - 1)).cast("int")
+    counts = scores.groupBy(pd_bin.alias("bin")).count().toPandas()  # bounded: PD_BINS rows
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.5))
-    left.hist(local["pd"], bins=40, color="tab:blue")
+    left.hist(bins[counts["bin"].to_numpy()], bins=bins, weights=counts["count"], color="tab:blue")
     left.axvline(cfg["risk.approval_pd_cutoff"], color="tab:red", linestyle="--", label="cutoff")
     left.set(xlabel="calibrated PD", ylabel="customers", title=f"PD distribution ({as_of})")
     left.legend()
-    bands = local["risk_band"].value_counts().reindex(sorted(local["risk_band"].unique()))
-    right.bar(bands.index, bands.to_numpy(), color="tab:purple")
+    bands = scores.groupBy("risk_band").count().orderBy("risk_band").toPandas()  # bounded: bands
+    right.bar(bands["risk_band"], bands["count"], color="tab:purple")
     right.set(xlabel="risk band", ylabel="customers", title="Customers per risk band")
     section.plot("pd_distribution.png", fig, "Scored PD and risk bands")
     return section
@@ -309,7 +309,7 @@ def fraud_rings(spark: SparkSession, cfg: Config, as_of: date) -> Section:
         gold_graph.money_edges(load_sources(spark, cfg), as_of, opts)
         .where(F.col("src").isin(members) & F.col("dst").isin(members))
         .toPandas()
-    )  # transfers among those few
+    )  # bounded: transfers among those few members
     angle = {c: 2 * np.pi * i / len(members) for i, c in enumerate(members)}
     fig, ax = plt.subplots(figsize=(6, 6))
     for link in links.itertuples():
@@ -339,7 +339,7 @@ def drift(spark: SparkSession, cfg: Config, as_of: date) -> Section:
         rows.select("model_name", "model_version", "column", "psi", "rows", "is_drift")
         .orderBy("model_name", F.col("psi").desc())
         .toPandas()
-    )
+    )  # bounded: one row per model and monitored column
     warning = cfg["monitoring.psi_warning"]
     fig, ax = plt.subplots(figsize=(8, max(3, 0.3 * len(frame))))
     labels = frame["model_name"] + " · " + frame["column"]

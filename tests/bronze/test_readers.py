@@ -82,6 +82,16 @@ def test_json_lines_fields_as_text_invalid_lines_kept_raw(spark, tmp_path):
     ]
 
 
+def test_json_lines_are_parsed_once_per_line_not_once_per_field(spark, tmp_path):
+    (tmp_path / "a.json").write_text('{"a":"1","b":"2","c":"3"}\n', encoding="utf-8")
+    batch = read_batch(spark, spec("json", "a", "b", "c"), lake.list_dir(spark, str(tmp_path)))
+    plan = batch.df._jdf.queryExecution().optimizedPlan().toString()
+    # one expression with the whole schema, which code generation evaluates once per line;
+    # not one pruned to a single field per column, each parsing the line again
+    whole = "from_json(" + ", ".join(f"StructField({c},StringType,true)" for c in "abc") + ", value"
+    assert plan.count("from_json(") == plan.count(whole) > 0
+
+
 def test_fixed_width_slices_trims_and_checks_line_length(spark, tmp_path):
     (tmp_path / "a.txt").write_text(
         "AC1  C9    12.50\nAC2  C8   \nAC3  C7     1.00\n", encoding="utf-8"

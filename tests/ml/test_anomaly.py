@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 from datetime import date, datetime
 
 import pytest
+from chispa import assert_df_equality
 
 from fin360.ml import anomaly
 
@@ -85,3 +87,44 @@ def test_graph_features_come_from_the_latest_graph_date_on_or_before_the_window(
         anomaly.with_graph_features(spark, cfg, window, date(2025, 3, 10), ["ring_size"])
     with pytest.raises(Fin360Error, match="no date on or before 2025-02-28"):
         anomaly.with_graph_features(spark, cfg, window, date(2025, 2, 28), ["ring_score"])
+
+
+def test_evaluation_ranks_the_whole_window_and_measures_the_top(spark):
+    # 200 transactions, scores 200..1 for t000..t199; confirmed cases at ranks 1, 3 and 100
+    scored = spark.createDataFrame(
+        [(f"t{i:03d}", float(200 - i)) for i in range(200)], "txn_id string, anomaly_score double"
+    )
+    cases = spark.createDataFrame(
+        [("t000", "burst"), ("t002", "new_country"), ("t099", "burst")],
+        "txn_id string, anomaly_type string",
+    )
+    metrics, ranked = anomaly.evaluate(scored, cases)
+    # Spark's area under the PR curve: trapezoids from (0, first precision) through each score
+    hits = [1 if rank in (1, 3, 100) else 0 for rank in range(1, 201)]
+    points, found = [(0.0, 1.0)], 0
+    for rank, hit in enumerate(hits, start=1):
+        found += hit
+        points.append((found / 3, found / rank))
+    auc_pr = sum((r2 - r1) * (p1 + p2) / 2 for (r1, p1), (r2, p2) in itertools.pairwise(points))
+    assert metrics == pytest.approx(
+        {
+            "transactions": 200.0,
+            "known_anomalies": 3.0,
+            "precision_at_0.1pct": 1.0,  # the top 1 (round(0.2) -> at least 1)
+            "precision_at_1pct": 0.5,  # the top 2: ranks 1 and 2
+            "recall_at_1pct_burst": 0.5,  # rank 1 in, rank 100 out
+            "recall_at_1pct_new_country": 0.0,  # rank 3 is outside the top 2
+            "auc_pr": auc_pr,
+        }
+    )
+    top = ranked.where("rank <= 3").select("txn_id", "rank", "label")
+    expected = spark.createDataFrame(
+        [("t000", 1, 1.0), ("t001", 2, 0.0), ("t002", 3, 1.0)],
+        "txn_id string, rank long, label double",
+    )
+    assert_df_equality(top, expected, ignore_row_order=True, ignore_nullable=True)
+    figures = anomaly._plots(ranked)
+    assert sorted(figures) == ["precision_recall.png", "score_distribution.png"]
+    (line,) = figures["precision_recall.png"].axes[0].get_lines()
+    assert line.get_xdata()[-1] == pytest.approx(1.0)  # the curve reaches full recall
+    assert line.get_ydata()[-1] == pytest.approx(3 / 200)

@@ -107,6 +107,7 @@ def run(spark: SparkSession, cfg: Config, sources: list[str] | None = None) -> B
                 job.finish("failed", error=f"{unit}: {exc!r}"[:2000])
                 raise
             summary.landed.append(result)
+        job.flush()  # one ops.job_runs commit per source
 
     totals = {
         "batches_landed": len(summary.landed),

@@ -210,7 +210,7 @@ def _read_csv(spark: SparkSession, spec: SourceSpec, paths: list[str]) -> RawBat
 def _read_json_lines(spark: SparkSession, spec: SourceSpec, paths: list[str]) -> RawBatch:
     lines = _lines(spark, spec, paths)
     keys = F.json_object_keys("value")  # null for anything that is not a JSON object
-    found = [r[0] for r in lines.select(F.explode(keys)).distinct().collect()]
+    found = [r[0] for r in lines.select(F.explode(keys)).distinct().collect()]  # bounded: keys
     declared = spec.column_names
     columns = [c for c in declared if c in found] + sorted(set(found) - set(declared))
     # all fields as strings: numbers keep their text, nested objects stay JSON

@@ -31,8 +31,8 @@ from datetime import date, timedelta
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
+from fin360.frames import truncated
 from fin360.gold.features import IDENTIFIER_KINDS, Sources
-from fin360.graph.frames import truncated
 
 log = logging.getLogger(__name__)
 

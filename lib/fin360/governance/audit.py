@@ -48,7 +48,13 @@ def utc_now() -> datetime:
 
 @dataclass
 class JobRun:
-    """Records the units of one run of one job into ``ops.job_runs``."""
+    """Records the units of one run of one job into ``ops.job_runs``.
+
+    Rows are held until :meth:`flush` (or :meth:`finish`) and appended in one Delta commit: a
+    job flushes after each group of units it writes together (a source's batches, a table),
+    not once per unit. A unit whose row a crash lost is simply done again on the next run;
+    the writes it repeats are idempotent (Delta transaction ids, merges).
+    """
 
     spark: SparkSession
     cfg: Config
@@ -56,6 +62,7 @@ class JobRun:
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     started_at: datetime = field(default_factory=utc_now)
     code: str = field(default_factory=code_version)
+    pending: list[tuple[Any, ...]] = field(default_factory=list)
 
     def record(
         self,
@@ -88,13 +95,20 @@ class JobRun:
             self.code,
             error,
         )
-        df = self.spark.createDataFrame([row], JOB_RUNS_SCHEMA)
-        lake.append(df, self.cfg, JOB_RUNS)
+        self.pending.append(row)
+
+    def flush(self) -> None:
+        """Append the rows recorded since the last flush, in one commit."""
+        if self.pending:
+            df = self.spark.createDataFrame(self.pending, JOB_RUNS_SCHEMA)
+            lake.append(df, self.cfg, JOB_RUNS)
+            self.pending = []
 
     def finish(
         self, status: str, *, details: dict[str, Any] | None = None, error: str | None = None
     ) -> None:
         self.record(JOB_RUN_ALL, status, started_at=self.started_at, details=details, error=error)
+        self.flush()
 
 
 def succeeded_units(spark: SparkSession, cfg: Config, job: str) -> set[str]:
@@ -107,5 +121,5 @@ def succeeded_units(spark: SparkSession, cfg: Config, job: str) -> set[str]:
         .select("unit")
         .distinct()
         .collect()
-    )
+    )  # bounded: one row per batch ever landed (a few per source and day)
     return {r["unit"] for r in rows}

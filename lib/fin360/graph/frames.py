@@ -21,16 +21,7 @@ from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-
-def truncated(df: DataFrame) -> DataFrame:
-    """``df`` computed once and cut from its lineage (reliable checkpoint when the session has
-    a checkpoint folder, else a local one): an algorithm's input, so that the plans of its
-    rounds stay small however large the plan that produced the input."""
-    df = df.persist(StorageLevel.MEMORY_AND_DISK)
-    reliable = df.sparkSession.sparkContext.getCheckpointDir() is not None
-    cut = df.checkpoint() if reliable else df.localCheckpoint()
-    df.unpersist()
-    return cut
+from fin360.frames import truncated
 
 
 class Rounds:

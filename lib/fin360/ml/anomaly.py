@@ -27,7 +27,6 @@ from typing import Any
 import matplotlib.pyplot as plt
 import mlflow
 import numpy as np
-import pandas as pd
 from pyspark.ml import Pipeline, PipelineModel
 from pyspark.ml.clustering import KMeans
 from pyspark.ml.evaluation import BinaryClassificationEvaluator
@@ -37,6 +36,7 @@ from pyspark.sql import functions as F
 
 from fin360 import Fin360Error, catalog, lake
 from fin360.config import Config, ConfigError
+from fin360.frames import with_row_number
 from fin360.logs import stage
 from fin360.ml import explain, monitoring, tracking
 
@@ -188,7 +188,7 @@ def score_stage(model: PipelineModel, fitted_on: DataFrame, inputs: list[str]) -
     """``anomaly_score``: distance (standardised units) to the nearest large cluster's centre,
     as SQL over the imputed columns so the registered model computes it by itself."""
     scaler, kmeans = model.stages[2], model.stages[3]
-    sizes = model.transform(fitted_on).groupBy("cluster").count().toPandas()
+    sizes = model.transform(fitted_on).groupBy("cluster").count().toPandas()  # bounded: k rows
     share = sizes.set_index("cluster")["count"] / sizes["count"].sum()
     large = [int(c) for c in share.index if share[c] >= MIN_CLUSTER_SHARE]
     mean, std = scaler.mean.toArray().tolist(), scaler.std.toArray().tolist()
@@ -273,44 +273,74 @@ def labels(spark: SparkSession, cfg: Config) -> DataFrame | None:
     return spark.read.parquet(path).select("txn_id", "anomaly_type")
 
 
-def evaluate(scored: DataFrame, cases: DataFrame) -> tuple[dict[str, float], pd.DataFrame]:
-    """Precision in the top 0.1% / 1% of scores, AUC-PR, recall in the top 1% per case type."""
-    labelled = scored.join(cases.withColumn("label", F.lit(1.0)), "txn_id", "left").withColumn(
-        "label", F.coalesce("label", F.lit(0.0))
+PR_CURVE_POINTS = 500
+HISTOGRAM_BINS = 60
+
+
+def evaluate(scored: DataFrame, cases: DataFrame) -> tuple[dict[str, float], DataFrame]:
+    """Precision in the top 0.1% / 1% of scores, AUC-PR, recall in the top 1% per case type;
+    and the window ranked by score (``rank`` 1 = most anomalous) for the plots."""
+    labelled = scored.join(cases.withColumn("label", F.lit(1.0)), "txn_id", "left").select(
+        "txn_id", "anomaly_type", "anomaly_score", F.coalesce("label", F.lit(0.0)).alias("label")
     )
-    rank = F.row_number().over(Window.orderBy(F.desc("anomaly_score"), "txn_id"))
-    ranked = labelled.select("label", "anomaly_type", "anomaly_score", rank.alias("rank"))
-    local = ranked.toPandas()
-    n, positives = len(local), float(local["label"].sum())
+    ranked = with_row_number(labelled, [F.desc("anomaly_score"), F.asc("txn_id")], "rank")
+    totals = ranked.agg(F.count(F.lit(1)).alias("n"), F.sum("label").alias("positives")).first()
+    n, positives = totals["n"], float(totals["positives"] or 0.0)
     metrics = {"transactions": float(n), "known_anomalies": positives}
+    cut = {share: max(1, round(n * share)) for share in (*TOP_SHARES, 0.01)}
+    precision = ranked.agg(
+        *(F.avg(F.when(F.col("rank") <= cut[s], F.col("label"))).alias(str(s)) for s in TOP_SHARES)
+    ).first()
     for share in TOP_SHARES:
-        top = local[local["rank"] <= max(1, round(n * share))]
-        metrics[f"precision_at_{share * 100:g}pct"] = float(top["label"].mean()) if n else 0.0
+        metrics[f"precision_at_{share * 100:g}pct"] = float(precision[str(share)] or 0.0)
     if 0 < positives < n:
         metrics["auc_pr"] = BinaryClassificationEvaluator(
             labelCol="label", rawPredictionCol="anomaly_score", metricName="areaUnderPR"
-        ).evaluate(labelled)
-    top1 = local["rank"] <= max(1, round(n * 0.01))
-    for kind, group in local[local["label"] == 1].groupby("anomaly_type"):
-        metrics[f"recall_at_1pct_{kind}"] = float(top1[group.index].mean())
-    return metrics, local
+        ).evaluate(ranked)
+    recall = (
+        ranked.where(F.col("label") == 1)
+        .groupBy("anomaly_type")
+        .agg(F.avg((F.col("rank") <= cut[0.01]).cast("double")).alias("recall"))
+        .collect()  # bounded: one row per case type
+    )
+    for row in recall:
+        metrics[f"recall_at_1pct_{row['anomaly_type']}"] = float(row["recall"])
+    return metrics, ranked
 
 
-def _plots(local: pd.DataFrame) -> dict[str, plt.Figure]:
+def _plots(ranked: DataFrame) -> dict[str, plt.Figure]:
+    """Score histograms per label and the precision-recall curve, from aggregates of a bounded
+    size (``HISTOGRAM_BINS`` per label, ``PR_CURVE_POINTS`` along the ranking)."""
     figures = {}
+    top = ranked.approxQuantile("anomaly_score", [0.999], 0.0001)
+    edge = (top[0] if top else 0.0) * 1.2 + 1e-9
+    width = edge / HISTOGRAM_BINS
+    binned = F.least(F.floor(F.col("anomaly_score") / width), F.lit(HISTOGRAM_BINS - 1))
+    counts = (
+        ranked.groupBy("label", binned.cast("int").alias("bin")).count().toPandas()
+    )  # bounded: bins
     fig, ax = plt.subplots(figsize=(6, 4))
-    bins = np.linspace(0, float(local["anomaly_score"].quantile(0.999)) * 1.2 + 1e-9, 60)
+    bins = np.linspace(0, edge, HISTOGRAM_BINS + 1)
     for label, name in ((0.0, "normal"), (1.0, "known anomaly")):
-        ax.hist(local.loc[local["label"] == label, "anomaly_score"].clip(upper=bins[-1]), bins=bins, alpha=0.6, label=name, density=True)  # fmt: skip
+        group = counts[counts["label"] == label]
+        if len(group):
+            ax.hist(bins[group["bin"].to_numpy()], bins=bins, weights=group["count"], alpha=0.6, label=name, density=True)  # fmt: skip
     ax.set(xlabel="anomaly score", ylabel="density", title="Score distribution (test window)")
     ax.set_yscale("log")
     ax.legend()
     figures["score_distribution.png"] = fig
+    n = ranked.count()
+    step = F.ceil(F.col("rank") * PR_CURVE_POINTS / F.lit(max(n, 1)))
+    curve = (
+        ranked.groupBy(step.alias("step"))
+        .agg(F.max("rank").alias("rank"), F.sum("label").alias("hits"))
+        .toPandas()  # bounded: PR_CURVE_POINTS rows
+        .sort_values("rank")
+    )
     fig, ax = plt.subplots(figsize=(5, 5))
-    ordered = local.sort_values("rank")
-    hits = ordered["label"].cumsum().to_numpy()
+    hits = curve["hits"].cumsum().to_numpy()
     if hits[-1:].sum() > 0:
-        ax.plot(hits / hits[-1], hits / np.arange(1, len(hits) + 1))
+        ax.plot(hits / hits[-1], hits / curve["rank"].to_numpy())
     ax.set(xlabel="recall", ylabel="precision", title="Precision-recall (test window)")
     figures["precision_recall.png"] = fig
     return figures
@@ -353,9 +383,9 @@ def train(spark: SparkSession, cfg: Config, as_of: date | None = None) -> dict[s
                 )
             metrics: dict[str, float] = {}
             if cases is not None:
-                metrics, local = evaluate(model.transform(test_df), cases)
+                metrics, ranked = evaluate(model.transform(test_df), cases)
                 mlflow.log_metrics(metrics)
-                for file, figure in _plots(local).items():
+                for file, figure in _plots(ranked).items():
                     mlflow.log_figure(figure, file)
                     plt.close(figure)
             else:
@@ -369,7 +399,9 @@ def train(spark: SparkSession, cfg: Config, as_of: date | None = None) -> dict[s
                 monitoring.REFERENCE_ARTIFACT,
             )
             example = train_df.select(*inputs).limit(5).toPandas().astype("float64")
-            output = model.transform(train_df.limit(5)).select("anomaly_score").toPandas()
+            output = (
+                model.transform(train_df.limit(5)).select("anomaly_score").toPandas()
+            )  # bounded: 5
             version = tracking.log_and_register(client, cfg, FAMILY, model, example, output)
     finally:
         train_df.unpersist()

@@ -232,6 +232,8 @@ def evaluate(predictions: DataFrame, cfg: Config) -> tuple[dict[str, float], pd.
         "auc_roc": roc.evaluate(predictions, {roc.metricName: "areaUnderROC"}),
         "auc_pr": roc.evaluate(predictions, {roc.metricName: "areaUnderPR"}),
     }
+    # the rank statistics and fairness slices below need the test loans together
+    # bounded: the test split of the loan book, one row per loan
     local = predictions.select(LABEL, "pd", *PROTECTED).toPandas()
     y, p = local[LABEL].to_numpy(), local["pd"].to_numpy()
     metrics["brier"] = float(np.mean((p - y) ** 2))
@@ -421,9 +423,9 @@ def train(spark: SparkSession, cfg: Config, data: DataFrame | None = None) -> di
             )
             # the model's inputs, typed as scoring will send them (all-null columns stay typed)
             rows = split.test.select(*numeric, *CATEGORICAL).limit(5)
-            example = rows.toPandas().astype({c: "float64" for c in numeric})
+            example = rows.toPandas().astype({c: "float64" for c in numeric})  # bounded: 5 rows
             example[CATEGORICAL] = example[CATEGORICAL].fillna("unknown")
-            output = scored(final, rows).select("pd").toPandas()
+            output = scored(final, rows).select("pd").toPandas()  # bounded: 5 rows
             version = tracking.log_and_register(client, cfg, FAMILY, final, example, output)
     finally:
         train_df.unpersist()

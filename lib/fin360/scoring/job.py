@@ -34,6 +34,7 @@ from pyspark.sql import functions as F
 
 from fin360 import Fin360Error, catalog, lake
 from fin360.config import Config
+from fin360.frames import with_row_number
 from fin360.governance.audit import JobRun, utc_now
 from fin360.logs import stage
 from fin360.ml import anomaly, monitoring, risk, segmentation, tracking
@@ -112,16 +113,18 @@ def with_ring_reason(scored: DataFrame, ring_members: DataFrame | None) -> DataF
 
 def transaction_alerts(scored: DataFrame, alert_rate: float) -> DataFrame:
     """Alerts are the scores at or above the ``1 - alert_rate`` quantile; only they are ranked
-    (a global rank of every transaction would sort the whole window in one partition)."""
+    (a global rank of every transaction would sort the whole window in one partition), in
+    bounded memory per task."""
     unranked = F.lit(None).cast("int").alias("alert_rank")
     if scored.isEmpty():
         return scored.select("*", F.lit(False).alias("is_alert"), unranked)
     threshold = scored.approxQuantile("anomaly_score", [1 - alert_rate], 0.0001)[0]
     alert = F.col("anomaly_score") >= threshold
-    order = Window.orderBy(F.desc("anomaly_score"), "txn_id")
-    alerts = scored.where(alert).select(
-        "*", F.lit(True).alias("is_alert"), F.row_number().over(order).alias("alert_rank")
-    )
+    alerts = with_row_number(
+        scored.where(alert).withColumn("is_alert", F.lit(True)),
+        [F.desc("anomaly_score"), F.asc("txn_id")],
+        "alert_rank",
+    ).withColumn("alert_rank", F.col("alert_rank").cast("int"))
     return alerts.unionByName(
         scored.where(~alert).select("*", F.lit(False).alias("is_alert"), unranked)
     )

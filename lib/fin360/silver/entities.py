@@ -104,7 +104,7 @@ def flag_events(
     partitions = catalog.silver_table(entity.name).partition_by
     if partitions:
         part = partitions[0]
-        # the months the batch touches: a handful of values, so the stored side is pruned
+        # bounded: the months the batch touches, a handful of values; the stored side is pruned
         touched = [r[0] for r in df.select(part).distinct().collect() if r[0] is not None]
         existing = existing.where(F.col(part).isin(touched))
     marker = (

@@ -228,7 +228,7 @@ def judge(
         .distinct()
         .where(F.col("col").contains(":"))
         .collect()
-    )  # at most one per mapped column
+    )  # bounded: at most one per mapped column
     built_in = [
         *(quality.Rule(name, "flag") for name in BUILT_IN_RULES),
         *(quality.Rule(name, "flag", (name.split(":", 1)[1],)) for name in mapping_rules),
@@ -326,6 +326,7 @@ def record_units(
         for t in (table, catalog.silver_quarantine(table), *extra_outputs)
     }
     for src, batches in pending.items():
+        inputs = {catalog.bronze(src): lake.version(ctx.spark, ctx.cfg, catalog.bronze(src))}
         for batch in batches:
             counts = ctx.summary.get(f"{name}/{src}/{batch}", {})
             ctx.run.record(
@@ -335,6 +336,7 @@ def record_units(
                 input_rows=counts.get("input_rows", 0),
                 output_rows=counts.get("accepted", 0),
                 quarantined_rows=counts.get("quarantined", 0),
-                inputs={catalog.bronze(src): lake.version(ctx.spark, ctx.cfg, catalog.bronze(src))},
+                inputs=inputs,
                 outputs=outputs,
             )
+    ctx.run.flush()  # one ops.job_runs commit per table

@@ -20,8 +20,8 @@ from dataclasses import dataclass
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
+from fin360.frames import truncated
 from fin360.graph import DataFrameEngine
-from fin360.graph.frames import truncated
 
 
 @dataclass(frozen=True)
