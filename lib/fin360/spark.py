@@ -120,9 +120,10 @@ def is_local(cfg: Config) -> bool:
 def local_cores(cfg: Config) -> int:
     """Task slots of a ``local[N]`` / ``local[*]`` master."""
     found = re.fullmatch(r"local(?:\[(\d+|\*)(?:,\d+)?\])?", cfg.get("spark.master") or "")
-    if found is None or found.group(1) in (None, "*"):
-        return (os.cpu_count() or 1) if found and found.group(1) == "*" else 1
-    return int(found.group(1))
+    slots = found.group(1) if found else None
+    if slots == "*":
+        return os.cpu_count() or 1
+    return int(slots) if slots else 1
 
 
 def machine_memory_bytes() -> int:

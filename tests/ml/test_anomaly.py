@@ -123,7 +123,7 @@ def test_evaluation_ranks_the_whole_window_and_measures_the_top(spark):
         "txn_id string, rank long, label double",
     )
     assert_df_equality(top, expected, ignore_row_order=True, ignore_nullable=True)
-    figures = anomaly._plots(ranked)
+    figures = anomaly._plots(ranked, 200)
     assert sorted(figures) == ["precision_recall.png", "score_distribution.png"]
     (line,) = figures["precision_recall.png"].axes[0].get_lines()
     assert line.get_xdata()[-1] == pytest.approx(1.0)  # the curve reaches full recall

@@ -308,7 +308,7 @@ def evaluate(scored: DataFrame, cases: DataFrame) -> tuple[dict[str, float], Dat
     return metrics, ranked
 
 
-def _plots(ranked: DataFrame) -> dict[str, plt.Figure]:
+def _plots(ranked: DataFrame, n: int) -> dict[str, plt.Figure]:
     """Score histograms per label and the precision-recall curve, from aggregates of a bounded
     size (``HISTOGRAM_BINS`` per label, ``PR_CURVE_POINTS`` along the ranking)."""
     figures = {}
@@ -329,7 +329,6 @@ def _plots(ranked: DataFrame) -> dict[str, plt.Figure]:
     ax.set_yscale("log")
     ax.legend()
     figures["score_distribution.png"] = fig
-    n = ranked.count()
     step = F.ceil(F.col("rank") * PR_CURVE_POINTS / F.lit(max(n, 1)))
     curve = (
         ranked.groupBy(step.alias("step"))
@@ -385,7 +384,7 @@ def train(spark: SparkSession, cfg: Config, as_of: date | None = None) -> dict[s
             if cases is not None:
                 metrics, ranked = evaluate(model.transform(test_df), cases)
                 mlflow.log_metrics(metrics)
-                for file, figure in _plots(ranked).items():
+                for file, figure in _plots(ranked, int(metrics["transactions"])).items():
                     mlflow.log_figure(figure, file)
                     plt.close(figure)
             else:
