@@ -23,6 +23,7 @@ def _paths(root) -> dict[str, str]:
         "paths.mlflow_artifacts": str(root / "mlartifacts"),
         "paths.reports": str(root / "reports"),
         "paths.logs": str(root / "logs"),
+        "paths.bench_results": str(root / "bench"),
         "mlflow.tracking_uri": f"sqlite:///{root / 'mlflow.db'}",
     }
 

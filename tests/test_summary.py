@@ -6,7 +6,7 @@ import argparse
 from datetime import date, datetime
 from pathlib import Path
 
-from fin360 import catalog, cli, lake, summary
+from fin360 import catalog, chain, cli, lake, summary
 from fin360.bronze import job as bronze
 from fin360.gold import job as gold
 from fin360.scoring import job as scoring
@@ -80,7 +80,7 @@ def test_run_all_prints_stages_models_tables_and_where_to_look(spark, cfg, monke
         return {"promoted": name == "risk", "reason": "auc_pr 0.4 does not beat 0.5",
                 "champion_version": 1, "challenger_version": 2}  # fmt: skip
 
-    monkeypatch.setattr(cli, "_family_step", fake_step)
+    monkeypatch.setattr(chain, "family_step", fake_step)
     monkeypatch.setattr(scoring, "run", lambda spark, cfg, d: {
         "customers": 10, "transactions": 40, "alerts": 1, "rows_per_second": 25})  # fmt: skip
     from fin360 import report

@@ -13,6 +13,7 @@
     fin360 [--env ENV] package [--out dist] [--no-wheel] [--list]
     fin360 [--env ENV] [--bank BANK] sources check [--source NAME ...]
     fin360 [--env ENV] evaluate [--as-of YYYY-MM-DD]
+    fin360 [--env ENV] bench pipeline [--customers N,N,...] [--cores K,K] [--work DIR]
     fin360 [--env ENV] bench graph [--vertices N] [--edges M]
     fin360 canonical-doc | features-doc
     fin360 [--env ENV] config
@@ -34,14 +35,26 @@ from typing import Any
 import yaml
 
 from fin360 import Fin360Error, __version__
+from fin360.chain import FAMILIES
 from fin360.config import Config, ConfigError, load_config, parse_value
 from fin360.logs import fields, setup_logging
 
 log = logging.getLogger("fin360")
 
 EXIT_USER_ERROR = 2
-FAMILIES = ["segmentation", "risk", "anomaly"]
 AS_OF_LATEST = "date YYYY-MM-DD (default: the day of the latest transaction)"
+
+
+def _counts(text: str) -> list[int]:
+    try:
+        values = [int(v.replace("_", "")) for v in text.split(",")]
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected numbers like 2000,20000, got {text!r}"
+        ) from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"expected positive numbers, got {text!r}")
+    return values
 
 
 def _override(text: str) -> tuple[str, Any]:
@@ -221,8 +234,30 @@ def build_parser() -> argparse.ArgumentParser:
     gbench.add_argument("--vertices", type=int, default=1_000_000)
     gbench.add_argument("--edges", type=int, default=5_000_000)
     gbench.add_argument("--pagerank-iterations", type=int, default=10)
-    gbench.add_argument("--out", default="bench/results", help="folder of the results JSON")
+    gbench.add_argument("--out", help="folder of the results JSON (default: paths.bench_results)")
     gbench.set_defaults(handler=cmd_bench_graph)
+    pbench = benches.add_parser(
+        "pipeline",
+        parents=[common],
+        help="the whole chain at several scale factors, per stage against plain-Spark and "
+        "DuckDB floors",
+    )
+    pbench.add_argument(
+        "--customers", type=_counts, default=[2000, 20000], metavar="N,N,...",
+        help="scale factors: customers of each generated bank (default: 2000,20000)",
+    )  # fmt: skip
+    pbench.add_argument(
+        "--cores", type=_counts, default=[2], metavar="K,K",
+        help="local[K] per run; the smallest factor runs at each K, the others at the largest "
+        "(default: 2)",
+    )  # fmt: skip
+    pbench.add_argument("--days", type=int, help="days of activity (default: generator.days)")
+    pbench.add_argument(
+        "--work", default="data/bench",
+        help="generated banks (kept, reused) and each run's lakehouse (default: data/bench)",
+    )  # fmt: skip
+    pbench.add_argument("--out", help="folder of the results (default: paths.bench_results)")
+    pbench.set_defaults(handler=cmd_bench_pipeline)
 
     show = commands.add_parser("config", parents=[common], help="print the merged configuration")
     show.set_defaults(handler=cmd_config)
@@ -289,81 +324,11 @@ def _gold(spark: Any, cfg: Config, args: argparse.Namespace) -> None:
 
 
 def _all(spark: Any, cfg: Config, args: argparse.Namespace) -> None:
-    from fin360 import report
-    from fin360 import summary as run_summary
-    from fin360.bronze import job as bronze
-    from fin360.gold import job as gold
-    from fin360.scoring import job as scoring
-    from fin360.silver import job as silver
+    from fin360 import chain
+    from fin360.gold.job import parse_as_of
 
-    as_of = gold.parse_as_of(args.as_of) if args.as_of else None  # a typo fails before any work
-    done = run_summary.RunSummary()
-    before = run_summary.table_versions(spark, cfg)
-    with done.timed("bronze") as step:
-        landed = bronze.run(spark, cfg)
-        step.rows_in = sum(b.input_rows for b in landed.landed)
-        step.rows_out = sum(b.landed_rows for b in landed.landed)
-        step.quarantined = sum(b.quarantined_rows for b in landed.landed)
-        step.note = f"{len(landed.landed)} batch(es) landed, {len(landed.skipped)} already landed"
-    with done.timed("silver") as step:
-        units = silver.run(spark, cfg).values()
-        step.rows_in = sum(u.get("input_rows", 0) for u in units)
-        step.rows_out = sum(u.get("accepted", 0) for u in units)
-        step.quarantined = sum(u.get("quarantined", 0) for u in units)
-    as_of = as_of or gold.latest_activity_date(spark, cfg)
-    with done.timed("gold") as step:
-        built = gold.run(spark, cfg, as_of)
-        step.rows_out = built["customer_360_rows"]
-        step.note = f"as of {as_of}; {built['training_rows']:,} credit-risk training rows"
-    with done.timed("train") as step:
-        for name in FAMILIES:
-            trained = _family_step(name, "train", spark, cfg, as_of)
-            decision = _family_step(name, "promote", spark, cfg, as_of)
-            champion = (
-                f"v{decision['challenger_version']} (was v{decision['champion_version']})"
-                if decision["promoted"]
-                else f"v{decision['champion_version']} stays ({decision['reason']})"
-            )
-            metrics = {k: v for k, v in trained.items() if k in HEADLINE_METRICS}
-            done.models.append({"family": name, "version": trained["version"],
-                                "metrics": metrics, "champion": champion})  # fmt: skip
-        step.note = f"{len(FAMILIES)} model families"
-    with done.timed("score") as step:
-        scored = scoring.run(spark, cfg, as_of)
-        step.rows_in = scored["customers"] + scored["transactions"]
-        step.note = f"{scored['alerts']:,} alerts, {scored['rows_per_second']:,} rows/s"
-    with done.timed("report"):
-        page = report.run(spark, cfg, as_of)
-    done.quarantine = run_summary.quarantined_by_reason(spark, cfg, done.started_at)
-    done.written = run_summary.written_since(before, run_summary.table_versions(spark, cfg))
-    done.where = {
-        "report": str(page),
-        "MLflow": f"fin360 --env {cfg.env} mlflow-ui  (tracking store {cfg['mlflow.tracking_uri']})",
-        "lakehouse": cfg.path("lakehouse"),
-    }
-    print(done.render())
-
-
-# the figures a run's summary shows per trained model
-HEADLINE_METRICS = ("silhouette", "k", "auc_roc", "ks", "auc_pr", "precision_at_1pct")
-
-
-def _family(name: str) -> Any:
-    from fin360.ml import anomaly, risk, segmentation
-
-    return {"segmentation": segmentation, "risk": risk, "anomaly": anomaly}[name]
-
-
-def _train_all(spark: Any, cfg: Config, as_of: Any) -> None:
-    for name in FAMILIES:
-        _family_step(name, "train", spark, cfg, as_of)
-        _family_step(name, "promote", spark, cfg, as_of)
-
-
-def _family_step(name: str, step: str, spark: Any, cfg: Config, as_of: Any) -> Any:
-    """``train`` or ``promote`` of one family; the anomaly windows end at ``as_of``."""
-    function = getattr(_family(name), step)
-    return function(spark, cfg, as_of=as_of) if name == "anomaly" else function(spark, cfg)
+    as_of = parse_as_of(args.as_of) if args.as_of else None  # a typo fails before any work
+    print(chain.run(spark, cfg, as_of).render())
 
 
 def _as_of(args: argparse.Namespace) -> Any:
@@ -373,7 +338,9 @@ def _as_of(args: argparse.Namespace) -> Any:
 
 
 def _run_train(spark: Any, cfg: Config, args: argparse.Namespace) -> None:
-    _train_all(spark, cfg, _as_of(args))
+    from fin360 import chain
+
+    chain.train_all(spark, cfg, _as_of(args))
 
 
 def _score(spark: Any, cfg: Config, args: argparse.Namespace) -> None:
@@ -428,11 +395,15 @@ def _report(spark: Any, cfg: Config, args: argparse.Namespace) -> None:
 
 
 def _train(spark: Any, cfg: Config, args: argparse.Namespace) -> None:
-    _family_step(args.family, "train", spark, cfg, _as_of(args))
+    from fin360 import chain
+
+    chain.family_step(args.family, "train", spark, cfg, _as_of(args))
 
 
 def _promote(spark: Any, cfg: Config, args: argparse.Namespace) -> None:
-    _family_step(args.family, "promote", spark, cfg, None)
+    from fin360 import chain
+
+    chain.family_step(args.family, "promote", spark, cfg, None)
 
 
 cmd_train = with_session(_train)
@@ -452,13 +423,26 @@ cmd_evaluate = with_session(_evaluate)
 def _bench_graph(spark: Any, cfg: Config, args: argparse.Namespace) -> None:
     import json
 
-    from fin360.graph import bench
+    from fin360.bench import graph as bench
 
-    results = bench.run(spark, cfg, args.vertices, args.edges, args.out, args.pagerank_iterations)
+    out = args.out or cfg.path("bench_results")
+    results = bench.run(spark, cfg, args.vertices, args.edges, out, args.pagerank_iterations)
     print(json.dumps(results, indent=2))
 
 
 cmd_bench_graph = with_session(_bench_graph)
+
+
+def cmd_bench_pipeline(cfg: Config, args: argparse.Namespace) -> None:
+    """No session here: each run starts its own process (and JVM) with its own master."""
+    from fin360.bench import pipeline as bench
+
+    args.days = args.days or cfg["generator.days"]
+    results = bench.run(cfg, args)
+    print(bench.render(results))
+    print(
+        f"\nresults: {results['written_to']}\nplot:    {Path(results['written_to']).with_suffix('.png')}"
+    )
 
 
 def cmd_mlflow_ui(cfg: Config, args: argparse.Namespace) -> None:

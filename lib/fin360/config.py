@@ -50,6 +50,7 @@ SCHEMA: dict[str, Any] = {
         "mlflow_artifacts": str,  # artifact root of the embedded MLflow store
         "reports": str,  # fin360 report writes its HTML here (a local folder of the driver)
         "logs": str,  # Spark's own log of each local session (a local folder of the driver)
+        "bench_results": str,  # fin360 bench's results (JSON and plot), shown by fin360 report
     },
     "tables": dict,  # optional per-table location overrides: {"<layer>.<table>": "s3a://..."}
     "spark": {

@@ -16,6 +16,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import json
 import logging
 import tempfile
 from dataclasses import dataclass, field
@@ -353,6 +354,35 @@ def drift(spark: SparkSession, cfg: Config, as_of: date) -> Section:
     return section
 
 
+def benchmark(spark: SparkSession, cfg: Config, as_of: date) -> Section:
+    """The latest ``fin360 bench pipeline`` results in ``paths.bench_results``."""
+    from fin360.bench import pipeline as bench
+
+    section = Section("Benchmark")
+    found = bench.latest(cfg.path("bench_results"))
+    if found is None:
+        section.text(
+            f"No benchmark results in {cfg.path('bench_results')}: run `fin360 bench pipeline`."
+        )
+        return section
+    results = json.loads(found.read_text(encoding="utf-8"))
+    m = results["machine"]
+    section.text(
+        f"{found.name}, started {results['started_at']} on {m['name']} ({m['cores']} cores, "
+        f"{m['memory_gib']} GiB). Seconds per stage of the chain and per floor:"
+    )
+    section.table(pd.DataFrame(bench.seconds_table(results)))
+    section.text("Ratios to the floors, and scoring throughput:")
+    section.table(pd.DataFrame(results["ratios"]))
+    if results["scaling_exponent"]:
+        exponents = ", ".join(f"{k} {v}" for k, v in results["scaling_exponent"].items())
+        section.text(f"Scaling exponent between the two largest factors: {exponents}.")
+    png = found.with_suffix(".png")
+    if png.is_file():
+        section.image(png.read_bytes(), "Seconds per stage against customers; floors dashed")
+    return section
+
+
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2rem auto; max-width: 1100px; color: #222; }
 h1 { margin-bottom: 0.2rem; } h2 { border-bottom: 2px solid #ddd; padding-top: 1rem; }
@@ -388,7 +418,17 @@ def run(spark: SparkSession, cfg: Config, as_of: date | None = None,
     as_of = as_of or default_as_of(spark, cfg)
     out = out or Path(cfg.path("reports")) / f"fin360-report-{as_of.isoformat()}.html"
     sections = []
-    for build in (row_counts, data_quality, segments, credit_risk, anomalies, fraud_rings, drift):
+    builds = (
+        row_counts,
+        data_quality,
+        segments,
+        credit_risk,
+        anomalies,
+        fraud_rings,
+        drift,
+        benchmark,
+    )
+    for build in builds:
         with stage(log, "report", section=build.__name__, as_of=as_of) as done:
             sections.append(build(spark, cfg, as_of))
             done.update(figures=len(sections[-1].figures))

@@ -5,10 +5,10 @@ and where to look next (report, MLflow UI, Spark's log)."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from pyspark.sql import SparkSession
@@ -27,11 +27,18 @@ class Stage:
     rows_out: int | None = None
     quarantined: int | None = None
     note: str = ""
+    measured: dict[str, Any] = field(default_factory=dict)  # what a probe saw (fin360 bench)
+
+
+# Wraps each stage; the dict it yields is filled in by the time the block exits.
+Probe = Callable[[str], AbstractContextManager[dict[str, Any]]]
 
 
 @dataclass
 class RunSummary:
+    probe: Probe | None = None
     started_at: datetime = field(default_factory=utc_now)
+    as_of: date | None = None
     stages: list[Stage] = field(default_factory=list)
     models: list[dict[str, Any]] = field(default_factory=list)
     quarantine: list[tuple[str, str, str, int]] = field(
@@ -45,9 +52,11 @@ class RunSummary:
     def timed(self, name: str) -> Iterator[Stage]:
         """Times the block; the block fills in the stage's rows and note."""
         stage = Stage(name, 0.0)
-        started = time.monotonic()
-        yield stage
-        stage.seconds = time.monotonic() - started
+        with self.probe(name) if self.probe else _nothing() as measured:
+            started = time.monotonic()
+            yield stage
+            stage.seconds = time.monotonic() - started
+        stage.measured = measured
         self.stages.append(stage)
 
     def render(self) -> str:
@@ -77,6 +86,11 @@ class RunSummary:
         if self.where:
             lines += [""] + [f"{k + ':':<11} {v}" for k, v in self.where.items()]
         return "\n".join(lines)
+
+
+@contextmanager
+def _nothing() -> Iterator[dict[str, Any]]:
+    yield {}
 
 
 def _n(value: int | None) -> str:

@@ -31,14 +31,21 @@ def test_window_transactions_are_described_against_the_customer_history(spark):
         _txn("usual", 8, 10, Decimal("100")),
         _txn("odd", 9, 3, Decimal("5000"), merchant="m9", device="d9", country="MO", category="gambling"),
         _txn("odd2", 9, 3, Decimal("80"), merchant="m9", device="d9", country="MO", category="gambling"),
+        _txn("nodevice", 9, 10, Decimal("100"), device=None),  # nothing to compare: not new
     ]  # fmt: skip
-    txns = spark.createDataFrame(history + window, SCHEMA)
+    newcomer = ("fresh", "C2", "card", "debit", datetime(2025, 3, 9, 10), Decimal("100"), "m1",
+                None, "d1", "CN", "grocery")  # fmt: skip
+    txns = spark.createDataFrame([*history, *window, newcomer], SCHEMA)
     got = {
         r["txn_id"]: r.asDict()
         for r in anomaly.transaction_features(txns, date(2025, 3, 10), 3, 7, "UTC").collect()
     }
-    assert set(got) == {"usual", "odd", "odd2"}  # history rows are not scored
+    assert set(got) == {"usual", "odd", "odd2", "nodevice", "fresh"}  # history is not scored
     usual, odd, odd2 = got["usual"], got["odd"], got["odd2"]
+    new_flags = ("new_counterparty", "new_device", "new_country", "new_spend_category")
+    assert [got["nodevice"][c] for c in new_flags] == [0.0] * 4
+    # a customer without history: nothing is new or rare, the model imputes
+    assert [got["fresh"][c] for c in (*new_flags, "hour_rarity")] == [None] * 5
     assert (usual["amount_z"], usual["amount_over_max"]) == (0.0, 0.0)
     assert [
         usual[c] for c in ("new_counterparty", "new_device", "new_country", "new_spend_category")
@@ -53,7 +60,8 @@ def test_window_transactions_are_described_against_the_customer_history(spark):
     # 3 history rows, none at 03:00 -> -ln(1 / 27); two at 03:00 in the same hour
     assert odd["hour_rarity"] == pytest.approx(math.log(27))
     assert usual["hour_rarity"] == pytest.approx(-math.log(4 / 27))
-    assert (usual["velocity_1h"], odd2["velocity_1h"]) == (1.0, 2.0)
+    velocity = (usual["velocity_1h"], odd2["velocity_1h"], got["nodevice"]["velocity_1h"])
+    assert velocity == (1.0, 2.0, 1.0)
 
 
 def test_graph_features_come_from_the_latest_graph_date_on_or_before_the_window(spark, cfg):

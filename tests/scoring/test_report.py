@@ -4,22 +4,25 @@ the same figures in MLflow, and the page rendered by headless Chromium with all 
 from __future__ import annotations
 
 import base64
+import json
 import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import mlflow
 import pytest
 from pyspark.sql import functions as F
 
 from fin360 import lake, report
+from fin360.bench import pipeline as bench
 from fin360.cli import main
 from fin360.ml import tracking
 from fin360.scoring import job
 
 SECTIONS = [
     "Row counts per layer", "Data quality (latest silver run)", "Customer segments",
-    "Credit risk", "Transaction anomalies", "Fraud rings", "Score drift (PSI)",
+    "Credit risk", "Transaction anomalies", "Fraud rings", "Score drift (PSI)", "Benchmark",
 ]  # fmt: skip
 IMAGE = re.compile(r'<img alt="([^"]*)" src="data:image/png;base64,([A-Za-z0-9+/=]+)">')
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -31,9 +34,34 @@ PROBE = """<script>window.addEventListener("load", () => {
 });</script>"""
 
 
+def _bench_results(folder):
+    """A results file as `fin360 bench pipeline` writes it, with its plot."""
+    seconds = {
+        "bronze": 20.0,
+        "silver": 15.0,
+        "gold": 8.0,
+        "train": 40.0,
+        "score": 10.0,
+        "report": 2.0,
+    }
+    floors = {"bronze_spark": 10.0, "silver_spark": 5.0, "gold_spark_sql": 4.0, "gold_duckdb": 1.0}
+    runs = [
+        {"customers": n, "cores": 2,
+         "stages": {s: {"seconds": t * n / 1000, "rows_out": n} for s, t in seconds.items()},
+         "floors": {f: {"seconds": t * n / 1000} for f, t in floors.items()}}
+        for n in (1000, 2000)
+    ]  # fmt: skip
+    results = {"machine": bench.machine(), "started_at": "2026-12-02T10:00:00+00:00",
+               "runs": runs, **bench.derived(runs)}  # fmt: skip
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "2026-12-02-test.json").write_text(json.dumps(results))
+    bench.plot(results, folder / "2026-12-02-test.png")
+
+
 @pytest.fixture(scope="module")
 def written(spark, scored_lake, tmp_path_factory):
     cfg, as_of, _, _ = scored_lake
+    _bench_results(Path(cfg.path("bench_results")))
     out = report.run(spark, cfg, as_of, tmp_path_factory.mktemp("report") / "report.html")
     return cfg, as_of, out
 
@@ -55,6 +83,7 @@ def test_report_has_every_section_with_embedded_figures(spark, written):
         "Scored PD and risk bands",
         "Population stability",
         "The largest group over the ring-score cut-off",
+        "Seconds per stage against customers",
     ):
         assert any(c.startswith(expected) for c in captions), (expected, captions)  # fmt: skip
     assert all(base64.b64decode(data).startswith(b"\x89PNG\r\n\x1a\n") for _, data in images)

@@ -329,15 +329,17 @@ def holdings_part(
         .where("_version = 1")
     )
     rates = fx_rates.select(F.col("currency"), "rate_date", "rate_to_base")
+    # the rate depends on the date and the currency only: look it up once per pair, not per
+    # customer (a customer-level join paired every holding with the whole rate history)
     latest = (
-        held.select(*SPINE, "currency").distinct()
+        held.select("as_of_date", "currency").distinct()
         .join(rates, "currency", "left")
         .where(F.col("rate_date").isNull() | (F.col("rate_date") <= F.col("as_of_date")))
-        .groupBy(*SPINE, "currency")
+        .groupBy("as_of_date", "currency")
         .agg(F.max_by("rate_to_base", "rate_date").alias("rate"))
     )  # fmt: skip
     rate = F.when(F.col("currency") == base_currency, F.lit(1)).otherwise(F.col("rate"))
-    priced = held.join(latest, [*SPINE, "currency"], "left").select(
+    priced = held.join(latest, ["as_of_date", "currency"], "left").select(
         *SPINE,
         "status",
         "product_category",

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from datetime import date
 
+from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
@@ -205,9 +206,15 @@ def run(spark: SparkSession, cfg: Config, as_of: date) -> dict[str, int]:
         "base_currency": cfg["silver.base_currency"],
     }
     inputs = {t: lake.version(spark, cfg, t) for t in silver_inputs()}
+    spine = customer_spine(sources.customers, as_of)
+    loans = credit_risk_spine(sources.loans, cfg["risk.label"])
+    # one feature pass for both spines: the day's customers and each loan's day before applying
+    loan_days = loans.select("customer_id", F.col("feature_date").alias("as_of_date"))
+    feats = features.customer_features(
+        spine.unionByName(loan_days).distinct(), sources, **options
+    ).persist(StorageLevel.MEMORY_AND_DISK)
     with stage(log, "gold", table=CUSTOMER_360, as_of=as_of) as out:
-        spine = customer_spine(sources.customers, as_of)
-        c360 = features.customer_features(spine, sources, **options)
+        c360 = feats.join(spine, features.SPINE, "left_semi")
         lake.replace_where(
             c360, cfg, CUSTOMER_360, f"as_of_date = '{as_of.isoformat()}'", ["as_of_date"]
         )
@@ -218,12 +225,8 @@ def run(spark: SparkSession, cfg: Config, as_of: date) -> dict[str, int]:
     with stage(log, "gold", table=GRAPH_FEATURES, as_of=as_of) as out:
         out.update(build_graph_features(spark, cfg, sources, spine, as_of))
     with stage(log, "gold", table=TRAINING_CREDIT_RISK) as out:
-        loans = credit_risk_spine(sources.loans, cfg["risk.label"])
-        spine = loans.select("customer_id", F.col("feature_date").alias("as_of_date")).distinct()
-        feats = features.customer_features(spine, sources, **options).withColumnRenamed(
-            "as_of_date", "feature_date"
-        )
-        training = loans.join(feats, ["customer_id", "feature_date"], "left")
+        loan_feats = feats.withColumnRenamed("as_of_date", "feature_date")
+        training = loans.join(loan_feats, ["customer_id", "feature_date"], "left")
         lake.overwrite(training, cfg, TRAINING_CREDIT_RISK)
         stats = (
             lake.read(spark, cfg, TRAINING_CREDIT_RISK)
@@ -254,5 +257,6 @@ def run(spark: SparkSession, cfg: Config, as_of: date) -> dict[str, int]:
         },
         details=summary,
     )
+    feats.unpersist()
     job.finish("ok", details=summary)
     return summary

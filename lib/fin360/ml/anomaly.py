@@ -94,42 +94,38 @@ def transaction_features(
         F.max("log_amount").alias("max_log"),
     )
     deviation = F.abs(F.col("log_amount") - F.col("median_log"))
-    mad = (
-        history.join(median, kind)
+    amounts = (
+        history.join(median, kind, "inner")
         .groupBy(*kind)
-        .agg(F.percentile_approx(deviation, 0.5).alias("mad"))
-    )
-    history_n = history.groupBy("customer_id").agg(F.count(F.lit(1)).alias("history_n"))
-
-    def seen(column: str, flag: str) -> DataFrame:
-        return (
-            history.where(F.col(column).isNotNull())
-            .select("customer_id", column)
-            .distinct()
-            .withColumn(flag, F.lit(True))
+        .agg(
+            F.max("median_log").alias("median_log"),  # one value per group
+            F.max("max_log").alias("max_log"),
+            F.percentile_approx(deviation, 0.5).alias("mad"),
         )
-
-    hours = history.groupBy("customer_id", "local_hour").agg(F.count(F.lit(1)).alias("hour_n"))
+    )
+    # one pass over the history for everything keyed by the customer alone: its size, what it
+    # has seen (sets without nulls) and its transactions per local hour of day
+    seen = {"counterparty": "_cps", "device_id": "_devices", "country": "_countries",
+            "mcc_category": "_categories"}  # fmt: skip
+    known = history.groupBy("customer_id").agg(
+        F.count(F.lit(1)).alias("history_n"),
+        *(F.collect_set(column).alias(name) for column, name in seen.items()),
+        F.array(*(F.count_if(F.col("local_hour") == h) for h in range(24))).alias("_hours"),
+    )
     velocity = Window.partitionBy("customer_id").orderBy(F.col("event_ts").cast("long"))
     has_history = F.col("history_n").isNotNull()
 
-    def new(column: str, flag: str) -> F.Column:
-        known = F.coalesce(F.col(flag), F.lit(False))
+    def new(column: str) -> F.Column:
         return (
             F.when(~has_history, None)
             .when(F.col(column).isNull(), 0.0)
-            .otherwise(F.when(known, 0.0).otherwise(1.0))
+            .otherwise(F.when(F.array_contains(seen[column], F.col(column)), 0.0).otherwise(1.0))
         )
 
     return (
-        window.join(history_n, "customer_id", "left")
-        .join(median, kind, "left")
-        .join(mad, kind, "left")
-        .join(seen("counterparty", "_cp"), ["customer_id", "counterparty"], "left")
-        .join(seen("device_id", "_dev"), ["customer_id", "device_id"], "left")
-        .join(seen("country", "_ctry"), ["customer_id", "country"], "left")
-        .join(seen("mcc_category", "_cat"), ["customer_id", "mcc_category"], "left")
-        .join(hours, ["customer_id", "local_hour"], "left")
+        window.join(known, "customer_id", "left")
+        .join(amounts, kind, "left")
+        .withColumn("hour_n", F.col("_hours")[F.col("local_hour")])
         .select(
             "txn_id",
             "customer_id",
@@ -143,10 +139,10 @@ def transaction_features(
                 F.lit(0.0),
             ).alias("amount_z"),
             F.greatest(F.col("log_amount") - F.col("max_log"), F.lit(0.0)).alias("amount_over_max"),
-            new("counterparty", "_cp").alias("new_counterparty"),
-            new("device_id", "_dev").alias("new_device"),
-            new("country", "_ctry").alias("new_country"),
-            new("mcc_category", "_cat").alias("new_spend_category"),
+            new("counterparty").alias("new_counterparty"),
+            new("device_id").alias("new_device"),
+            new("country").alias("new_country"),
+            new("mcc_category").alias("new_spend_category"),
             F.when(
                 has_history,
                 -F.ln((F.coalesce("hour_n", F.lit(0)) + 1) / (F.col("history_n") + 24)),

@@ -29,6 +29,7 @@ from datetime import date
 from typing import Any
 
 import mlflow
+from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
@@ -56,17 +57,16 @@ def _model_columns(cfg: Config, family: str, version: str) -> list[F.Column]:
 
 
 def customer_scores(
-    features: DataFrame,
-    segment_model: Any,
+    segmented: DataFrame,
+    risk_scored: DataFrame,
     risk_model: Any,
     bands: dict[str, float],
     reason_codes: int,
 ) -> DataFrame:
-    """Segment, PD, band and reasons for each row of ``gold.customer_360`` (one date)."""
-    segments = segment_model.transform(features).select("customer_id", "segment_id", "segment_name")
-    scored = risk.with_reason_codes(
-        risk_model, risk.scored(risk_model, risk.as_application(features)), reason_codes
-    )
+    """Segment, PD, band and reasons for each row of ``gold.customer_360`` (one date), from
+    the segmentation champion's output and the risk champion's (:func:`risk.scored`)."""
+    segments = segmented.select("customer_id", "segment_id", "segment_name")
+    scored = risk.with_reason_codes(risk_model, risk_scored, reason_codes)
     return scored.select(
         "customer_id",
         "as_of_date",
@@ -240,10 +240,15 @@ def run(spark: SparkSession, cfg: Config, as_of: date) -> dict[str, Any]:
         }
         versions = {family: version for family, (_, version, _) in models.items()}
         clock = time.monotonic()
+        # each champion applied once: its output feeds the scores and the drift monitoring
+        segment_batch = models[segmentation.FAMILY][0].transform(features)
+        segment_batch = segment_batch.persist(StorageLevel.MEMORY_AND_DISK)
+        risk_batch = risk.scored(models[risk.FAMILY][0], risk.as_application(features))
+        risk_batch = risk_batch.persist(StorageLevel.MEMORY_AND_DISK)
         with stage(log, JOB, table=CUSTOMER_SCORES, as_of=as_of) as out:
             scores = customer_scores(
-                features,
-                models[segmentation.FAMILY][0],
+                segment_batch,
+                risk_batch,
                 models[risk.FAMILY][0],
                 cfg["risk.bands"],
                 cfg["risk.reason_codes"],
@@ -312,8 +317,6 @@ def run(spark: SparkSession, cfg: Config, as_of: date) -> dict[str, Any]:
             as_of, customers, stats["rows"], seconds, rows_per_second,
         )  # fmt: skip
         with stage(log, JOB, table=monitoring.MODEL_MONITORING, as_of=as_of) as out:
-            risk_batch = risk.scored(models[risk.FAMILY][0], risk.as_application(features))
-            segment_batch = models[segmentation.FAMILY][0].transform(features)
             psi = {
                 family: _monitor(spark, cfg, as_of, family, versions[family], models[family][2], batch)
                 for family, batch in (
@@ -323,7 +326,8 @@ def run(spark: SparkSession, cfg: Config, as_of: date) -> dict[str, Any]:
                 )
             }  # fmt: skip
             out.update(columns=sum(len(v) for v in psi.values()))
-        scored.unpersist()
+        for batch in (scored, segment_batch, risk_batch):
+            batch.unpersist()
     finally:
         features.unpersist()
     summary = {
