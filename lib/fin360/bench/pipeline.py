@@ -56,6 +56,12 @@ log = logging.getLogger("fin360.bench")  # also when run as a module
 
 STAGES = ("bronze", "silver", "gold", "train", "score", "report")
 FLOORS = {"bronze": "bronze_spark", "silver": "silver_spark", "gold": "gold_spark_sql"}
+FLOOR_COLUMNS = {
+    "bronze_spark": "floor bronze",
+    "silver_spark": "floor silver",
+    "gold_spark_sql": "floor gold (Spark SQL)",
+    "gold_duckdb": "floor gold (DuckDB)",
+}
 SAMPLE_SECONDS = 0.2
 # Spark's status store keeps this many stages and jobs (default 1,000): a whole chain has more
 STATUS_CONF = {
@@ -551,7 +557,7 @@ def plot(results: dict[str, Any], path: Path) -> None:
     fig, ax = plt.subplots(figsize=(8, 5))
     for stage in STAGES:
         ax.plot(x, [r["stages"][stage]["seconds"] for r in runs], marker="o", label=stage)
-    for floor in ("bronze_spark", "silver_spark", "gold_spark_sql", "gold_duckdb"):
+    for floor in FLOOR_COLUMNS:
         ax.plot(x, [r["floors"][floor]["seconds"] for r in runs], ls="--", marker=".",
                 label=f"floor: {floor}")  # fmt: skip
     ax.set_xscale("log")
@@ -567,14 +573,6 @@ def plot(results: dict[str, Any], path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
-
-
-FLOOR_COLUMNS = {
-    "bronze_spark": "floor bronze",
-    "silver_spark": "floor silver",
-    "gold_spark_sql": "floor gold (Spark SQL)",
-    "gold_duckdb": "floor gold (DuckDB)",
-}
 
 
 def seconds_table(results: dict[str, Any]) -> list[dict[str, Any]]:
