@@ -342,7 +342,10 @@ def measure(spark: Any, cfg: Config, work: Path) -> dict[str, Any]:
         ("bronze_spark", lambda: _floor_bronze(spark, cfg, str(work / "bronze"))),
         ("silver_spark", lambda: _floor_silver(spark, cfg, str(work / "silver"))),
         ("gold_spark_sql", lambda: _floor_gold_spark(spark, cfg, as_of, str(work / "gold"))),
-        ("gold_duckdb", lambda: _floor_gold_duckdb(spark, cfg, as_of, str(work / "gold.parquet"))),
+        (
+            "gold_duckdb",
+            lambda: _floor_gold_duckdb(spark, cfg, as_of, str(work / "duckdb.parquet")),
+        ),
     ):
         with probe(f"floor {name}") as measured:
             measured |= build()
