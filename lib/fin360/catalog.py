@@ -68,6 +68,8 @@ GOLD_TRANSACTION_ALERTS = "gold.transaction_alerts"
 GOLD_NEXT_BEST_OFFER = "gold.next_best_offer"
 GOLD_GRAPH_FEATURES = "gold.graph_features"
 GOLD_GRAPH_HUBS = "gold.graph_hubs"
+GOLD_TRANSACTION_DAYS = "gold.transaction_days"
+GOLD_APP_EVENT_DAYS = "gold.app_event_days"
 
 OPS_JOB_RUNS = "ops.job_runs"
 OPS_DQ_RESULTS = "ops.dq_results"
@@ -77,6 +79,8 @@ TABLES: tuple[Table, ...] = (
     Table(BRONZE_QUARANTINE, "records of any source that could not be landed, raw, with the reason"),
     *(silver_table(name) for name in canonical.ENTITIES),
     Table(SILVER_CUSTOMER_XREF, "every source key of a person -> customer_id", ("source", "source_key")),
+    Table(GOLD_TRANSACTION_DAYS, "transactions added up per account and day, maintained batch by batch", ("account_id", "day"), ("day",)),
+    Table(GOLD_APP_EVENT_DAYS, "app events added up per CRM customer record and day, maintained batch by batch", ("customer_src_id", "day"), ("day",)),
     Table(GOLD_CUSTOMER_360, "customer-360 features per customer and as-of date", ("customer_id", "as_of_date"), ("as_of_date",)),
     Table(GOLD_GRAPH_FEATURES, "shared-identifier and money-flow graph features per customer and as-of date", ("customer_id", "as_of_date"), ("as_of_date",)),
     Table(GOLD_GRAPH_HUBS, "identifiers shared by too many customers to link them, per as-of date", ("as_of_date", "kind", "identifier"), ("as_of_date",)),

@@ -6,6 +6,7 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from chispa import assert_df_equality
+from pyspark.sql import functions as F
 
 from fin360.gold import features
 from fin360.gold.features import Sources
@@ -30,7 +31,9 @@ def _transactions(spark, extra=()):
         # salary: same payer, 3 months, similar amounts
         *(("A", datetime(2025, m, 10, 2, 0), "transfer", "credit", Decimal("8000.00"), "CNY", None, "ONLINE", "EXT-EMP-1", None) for m in (4, 5, 6)),
     ]  # fmt: skip
-    return spark.createDataFrame([*rows, *extra], TXN_SCHEMA)
+    df = spark.createDataFrame([*rows, *extra], TXN_SCHEMA)
+    # card transactions on the credit card, transfers on the current account
+    return df.withColumn("account_id", F.when(F.col("txn_type") == "card", "2").otherwise("4"))
 
 
 def _sources(spark, transactions):

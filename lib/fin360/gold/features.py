@@ -65,9 +65,9 @@ PART_INPUTS = {
     "account": "customer_id string, account_id string, product_code string, open_date date, "
     "status string, product_category string, currency string, balance decimal(18,2), "
     "credit_limit decimal(18,2), valid_from timestamp, is_current boolean",
-    "transaction": "customer_id string, event_ts timestamp, txn_type string, direction string, "
-    "amount_base decimal(18,2), currency string, mcc_category string, channel string, "
-    "counterparty_account string, merchant_id string, device_id string",
+    "transaction": "customer_id string, account_id string, event_ts timestamp, txn_type string, "
+    "direction string, amount_base decimal(18,2), currency string, mcc_category string, "
+    "channel string, counterparty_account string, merchant_id string, device_id string",
     "app_event": "customer_id string, event_ts timestamp, event_type string, device_id string",
     "complaint": "customer_id string, created_at timestamp, sentiment double, topic string",
     "bureau_record": "customer_id string, report_date date, bureau_score int, "
@@ -84,20 +84,33 @@ def _tables(*entities: str) -> str:
 
 
 def _days() -> Column:
-    """Whole days between the event and the spine's as-of date (0 = that day)."""
-    return F.datediff(F.col("as_of_date"), F.to_date("event_ts"))
+    """Whole days between a day row's ``day`` and the spine's as-of date (0 = that day)."""
+    return F.datediff(F.col("as_of_date"), F.col("day"))
 
 
 def _within(days: int) -> Column:
     return _days() < days
 
 
-def _share(condition: Column, base: Column) -> Column:
-    return F.try_divide(F.count_if(condition & base).cast("double"), F.count_if(base))
+def _total(column: str, days: int) -> Column:
+    """Sum of a day rows' count over the last ``days`` days (0 when there is none)."""
+    return F.coalesce(F.sum(F.when(_within(days), F.col(column))), F.lit(0))
 
 
-def _debit() -> Column:
-    return F.col("direction") == "debit"
+def _amount(column: str, days: int) -> Column:
+    """Sum of a day rows' amount over the last ``days`` days, typed as a sum of amounts."""
+    return F.sum(F.when(_within(days), F.col(column))).cast("decimal(28,2)")
+
+
+def _share(numerator: str, base: str, days: int) -> Column:
+    return F.try_divide(_total(numerator, days).cast("double"), _total(base, days))
+
+
+def _distinct(column: str, days: int) -> Column:
+    """Distinct values over the last ``days`` days of a day rows' array of distinct values."""
+    return F.size(
+        F.array_distinct(F.flatten(F.collect_list(F.when(_within(days), F.col(column)))))
+    ).cast("bigint")
 
 
 def _transaction_features() -> list[Feature]:
@@ -105,28 +118,26 @@ def _transaction_features() -> list[Feature]:
     out = []
     for d in WINDOWS:
         out += [
-            Feature(f"txn_count_{d}d", "transactions", "transactions (card and transfer, both directions)", f"{d} days", tables, F.count_if(_within(d))),
-            Feature(f"spend_{d}d", "transactions", "sum of debit amounts in base currency", f"{d} days", tables, F.sum(F.when(_within(d) & _debit(), F.col("amount_base")))),
+            Feature(f"txn_count_{d}d", "transactions", "transactions (card and transfer, both directions)", f"{d} days", tables, _total("txns", d)),
+            Feature(f"spend_{d}d", "transactions", "sum of debit amounts in base currency", f"{d} days", tables, _amount("debit_amount", d)),
         ]  # fmt: skip
-    d90 = _within(90)
-    card = F.col("txn_type") == "card"
     out += [
         Feature("recency_days", "transactions", "days since the last transaction", "365 days", tables, F.min(_days())),
-        Feature("avg_ticket_90d", "transactions", "mean debit amount in base currency", "90 days", tables, F.avg(F.when(d90 & _debit(), F.col("amount_base")))),
+        Feature("avg_ticket_90d", "transactions", "mean debit amount in base currency", "90 days", tables, (_amount("debit_amount", 90) / _total("debits", 90).cast("decimal(20,0)")).cast("decimal(22,6)")),
         *(
-            Feature(f"spend_{c}_90d", "transactions", f"card spend in MCC category '{c}', base currency", "90 days", tables, F.sum(F.when(d90 & card & (F.col("mcc_category") == c), F.col("amount_base"))))
+            Feature(f"spend_{c}_90d", "transactions", f"card spend in MCC category '{c}', base currency", "90 days", tables, _amount(f"card_{c}_amount", 90))
             for c in SPEND_CATEGORIES
         ),
         *(
-            Feature(f"channel_share_{ch.lower()}_90d", "transactions", f"share of card transactions made via {ch}", "90 days", tables, _share(F.col("channel") == ch, d90 & card))
+            Feature(f"channel_share_{ch.lower()}_90d", "transactions", f"share of card transactions made via {ch}", "90 days", tables, _share(f"card_{ch.lower()}_txns", "card_txns", 90))
             for ch in CARD_CHANNELS
         ),
-        Feature("night_share_90d", "transactions", "share of transactions between 00:00 and 06:00 local time", "90 days", tables, _share(F.col("local_hour") < 6, d90)),
-        Feature("weekend_share_90d", "transactions", "share of transactions on Saturday or Sunday, local time", "90 days", tables, _share(F.col("local_weekend"), d90)),
-        Feature("foreign_currency_share_90d", "transactions", "share of transactions not in the base currency", "90 days", tables, _share(F.col("currency") != F.col("base_currency"), d90)),
-        Feature("counterparty_count_90d", "transactions", "distinct counterparties (accounts or merchants)", "90 days", tables, F.count_distinct(F.when(d90, F.coalesce("counterparty_account", "merchant_id")))),
-        Feature("inflow_outflow_ratio_90d", "transactions", "credits / debits, base currency", "90 days", tables, F.try_divide(F.sum(F.when(d90 & ~_debit(), F.col("amount_base"))), F.sum(F.when(d90 & _debit(), F.col("amount_base")))).cast("double")),
-        Feature("velocity_max_per_hour_90d", "transactions", "most transactions in one clock hour", "90 days", tables),
+        Feature("night_share_90d", "transactions", "share of transactions between 00:00 and 06:00 local time", "90 days", tables, _share("night_txns", "txns", 90)),
+        Feature("weekend_share_90d", "transactions", "share of transactions on Saturday or Sunday, local time", "90 days", tables, _share("weekend_txns", "txns", 90)),
+        Feature("foreign_currency_share_90d", "transactions", "share of transactions not in the base currency", "90 days", tables, _share("foreign_txns", "txns", 90)),
+        Feature("counterparty_count_90d", "transactions", "distinct counterparties (accounts or merchants)", "90 days", tables, _distinct("counterparties", 90)),
+        Feature("inflow_outflow_ratio_90d", "transactions", "credits / debits, base currency", "90 days", tables, F.try_divide(_amount("other_amount", 90), _amount("debit_amount", 90)).cast("double")),
+        Feature("velocity_max_per_hour_90d", "transactions", "most transactions on one account in one clock hour", "90 days", tables, F.max(F.when(_within(90), F.col("max_txns_per_hour")))),
         Feature("salary_like_inflow_months", "transactions", "months with a credit from the payer that pays most regularly (same payer in 3+ months, amounts within 15% of their mean)", "365 days", tables),
     ]  # fmt: skip
     return out
@@ -160,13 +171,12 @@ def _holding_features() -> list[Feature]:
 
 def _digital_features() -> list[Feature]:
     t = _tables("app_event")
-    login = F.col("event_type") == "login"
     return [
-        *(Feature(f"logins_{d}d", "digital", "app and web logins", f"{d} days", t, F.count_if(_within(d) & login)) for d in (30, 90)),
-        Feature("product_views_90d", "digital", "product pages viewed", "90 days", t, F.count_if(_within(90) & (F.col("event_type") == "view_product"))),
-        Feature("applications_90d", "digital", "product applications started", "90 days", t, F.count_if(_within(90) & (F.col("event_type") == "apply_product"))),
-        Feature("devices_90d", "digital", "distinct devices used", "90 days", t, F.count_distinct(F.when(_within(90), F.col("device_id")))),
-        Feature("days_since_last_login", "digital", "days since the last login", "365 days", t, F.min(F.when(login, _days()))),
+        *(Feature(f"logins_{d}d", "digital", "app and web logins", f"{d} days", t, _total("logins", d)) for d in (30, 90)),
+        Feature("product_views_90d", "digital", "product pages viewed", "90 days", t, _total("product_views", 90)),
+        Feature("applications_90d", "digital", "product applications started", "90 days", t, _total("applications", 90)),
+        Feature("devices_90d", "digital", "distinct devices used", "90 days", t, _distinct("devices", 90)),
+        Feature("days_since_last_login", "digital", "days since the last login", "365 days", t, F.min(F.when(F.col("logins") > 0, _days()))),
     ]  # fmt: skip
 
 
@@ -217,6 +227,72 @@ def aggregates(source: str) -> list[Column]:
 # --------------------------------------------------------------------------- per-source parts
 
 
+# ------------------------------------------------------------------ day rows of the event sources
+# Transactions and app events reach the features through day rows: one row per source key (an
+# account, a CRM customer record) and day, holding what the features add up. Every window of
+# every spine row is a sum over day rows, so the daily run only has to build the new days' rows
+# (``fin360.gold.daily``) and the features of a date read day rows, not events.
+
+
+def transaction_days(
+    txns: DataFrame, keys: list[str], timezone: str, base_currency: str
+) -> DataFrame:
+    """Day rows of ``txns`` (silver.transactions) per ``keys`` (the account, and the customer
+    when already keyed) and UTC day; the hourly grouping gives ``max_txns_per_hour``, and the
+    day adds up the hours."""
+    local = F.from_utc_timestamp("event_ts", timezone)
+    debit = F.col("direction") == "debit"
+    card = F.col("txn_type") == "card"
+    counts = {
+        "txns": F.lit(True),
+        "debits": debit,
+        "card_txns": card,
+        **{f"card_{ch.lower()}_txns": card & (F.col("channel") == ch) for ch in CARD_CHANNELS},
+        "night_txns": F.hour(local) < 6,
+        "weekend_txns": F.dayofweek(local).isin(1, 7),
+        "foreign_txns": F.col("currency") != base_currency,
+    }
+    amounts = {
+        "debit_amount": debit,
+        "other_amount": ~debit,
+        **{f"card_{c}_amount": card & (F.col("mcc_category") == c) for c in SPEND_CATEGORIES},
+    }
+    hours = txns.groupBy(*keys, F.to_date("event_ts").alias("day"), F.date_trunc("hour", "event_ts")).agg(
+        *(F.count_if(c).alias(n) for n, c in counts.items()),
+        *(F.sum(F.when(c, F.col("amount_base"))).alias(n) for n, c in amounts.items()),
+        F.collect_set(F.coalesce("counterparty_account", "merchant_id")).alias("counterparties"),
+        F.collect_list(
+            F.when(F.col("direction") == "credit", F.struct(F.col("counterparty_account").alias("payer"), "amount_base"))
+        ).alias("credits"),
+    )  # fmt: skip
+    return hours.groupBy(*keys, "day").agg(
+        *(F.sum(n).alias(n) for n in counts),
+        *(F.sum(n).cast("decimal(28,2)").alias(n) for n in amounts),
+        F.max("txns").alias("max_txns_per_hour"),
+        F.array_distinct(F.flatten(F.collect_list("counterparties"))).alias("counterparties"),
+        F.flatten(F.collect_list("credits")).alias("credits"),
+    )
+
+
+def app_event_days(app_events: DataFrame, keys: list[str]) -> DataFrame:
+    """Day rows of ``app_events`` (silver.app_events) per ``keys`` and UTC day."""
+    kind = F.col("event_type")
+    return app_events.groupBy(*keys, F.to_date("event_ts").alias("day")).agg(
+        F.count_if(kind == "login").alias("logins"),
+        F.count_if(kind == "view_product").alias("product_views"),
+        F.count_if(kind == "apply_product").alias("applications"),
+        F.collect_set("device_id").alias("devices"),
+    )
+
+
+def _days_before(spine: DataFrame, days: DataFrame, lookback_days: int) -> DataFrame:
+    """Spine rows joined with their customer's day rows of the ``lookback_days`` days up to and
+    including as_of_date."""
+    return spine.join(days, "customer_id", "inner").where(
+        (F.col("day") <= F.col("as_of_date")) & (_days() < lookback_days)
+    )
+
+
 def _events_before(
     spine: DataFrame, events: DataFrame, ts: str, lookback_days: int | None
 ) -> DataFrame:
@@ -228,47 +304,25 @@ def _events_before(
     return joined.where(visible)
 
 
-def transaction_part(
-    spine: DataFrame, txns: DataFrame, timezone: str, base_currency: str
-) -> DataFrame:
-    """``txns``: silver.transactions with ``customer_id``. One pass for the windowed aggregates,
-    plus the per-hour velocity and the per-payer regularity, which aggregate twice."""
-    local = F.from_utc_timestamp("event_ts", timezone)
-    events = _events_before(spine, txns, "event_ts", 365).select(
-        *SPINE,
-        "event_ts",
-        "txn_type",
-        "direction",
-        "amount_base",
-        "currency",
-        "mcc_category",
-        "channel",
-        "counterparty_account",
-        "merchant_id",
-        F.hour(local).alias("local_hour"),
-        F.dayofweek(local).isin(1, 7).alias("local_weekend"),
-        F.lit(base_currency).alias("base_currency"),
-    )
-    main = events.groupBy(*SPINE).agg(*aggregates("transactions"))
-    velocity = (
-        events.where(_within(90))
-        .groupBy(*SPINE, F.date_trunc("hour", "event_ts"))
-        .count()
-        .groupBy(*SPINE)
-        .agg(F.max("count").alias("velocity_max_per_hour_90d"))
-    )
-    monthly = (
-        events.where(F.col("direction") == "credit")
-        .groupBy(*SPINE, "counterparty_account")
+def transaction_part(spine: DataFrame, days: DataFrame) -> DataFrame:
+    """``days``: :func:`transaction_days` keyed by ``customer_id``. One pass over the day rows
+    for the windowed sums, and one over their credits for the per-payer regularity."""
+    rows = _days_before(spine, days, 365)
+    main = rows.groupBy(*SPINE).agg(*aggregates("transactions"))
+    payers = (
+        rows.select(*SPINE, "day", F.explode("credits").alias("credit"))
+        .groupBy(*SPINE, "credit.payer")
         .agg(
-            F.count_distinct(F.date_trunc("month", "event_ts")).alias("months"),
-            F.try_divide(F.stddev_pop("amount_base"), F.avg("amount_base")).alias("cv"),
+            F.count_distinct(F.trunc("day", "month")).alias("months"),
+            F.try_divide(F.stddev_pop("credit.amount_base"), F.avg("credit.amount_base")).alias(
+                "cv"
+            ),
         )
         .where((F.col("months") >= 3) & (F.col("cv") <= 0.15))
         .groupBy(*SPINE)
         .agg(F.max("months").alias("salary_like_inflow_months"))
     )
-    return main.join(velocity, SPINE, "left").join(monthly, SPINE, "left")
+    return main.join(payers, SPINE, "left")
 
 
 def profile_part(spine: DataFrame, customers: DataFrame) -> DataFrame:
@@ -349,12 +403,9 @@ def holdings_part(
     return priced.groupBy(*SPINE).agg(*aggregates("holdings"))
 
 
-def digital_part(spine: DataFrame, app_events: DataFrame) -> DataFrame:
-    return (
-        _events_before(spine, app_events, "event_ts", 365)
-        .groupBy(*SPINE)
-        .agg(*aggregates("digital"))
-    )
+def digital_part(spine: DataFrame, days: DataFrame) -> DataFrame:
+    """``days``: :func:`app_event_days` keyed by ``customer_id``."""
+    return _days_before(spine, days, 365).groupBy(*SPINE).agg(*aggregates("digital"))
 
 
 def service_part(spine: DataFrame, complaints: DataFrame) -> DataFrame:
@@ -384,7 +435,11 @@ def credit_part(spine: DataFrame, bureau: DataFrame, loans: DataFrame) -> DataFr
 @dataclass(frozen=True)
 class Sources:
     """The silver inputs, each already keyed by ``customer_id``; an entity the bank does not
-    have is an empty frame of :data:`PART_INPUTS`' schema, so its features are null."""
+    have is an empty frame of :data:`PART_INPUTS`' schema, so its features are null.
+
+    ``transaction_days`` and ``app_event_days`` are the day rows of the two event sources,
+    keyed by ``customer_id`` (the gold job reads them from their maintained tables); without
+    them, the features build them from the events."""
 
     customers: DataFrame
     accounts: DataFrame
@@ -394,16 +449,25 @@ class Sources:
     bureau: DataFrame
     loans: DataFrame
     fx_rates: DataFrame
+    transaction_days: DataFrame | None = None
+    app_event_days: DataFrame | None = None
 
 
 def customer_features(
     spine: DataFrame, sources: Sources, *, timezone: str, base_currency: str
 ) -> DataFrame:
     """Every feature of :func:`all_features` for each spine row, in dictionary order."""
+    txn_days = sources.transaction_days
+    if txn_days is None:
+        keys = ["customer_id", "account_id"]  # an account's day rows, as the gold job keys them
+        txn_days = transaction_days(sources.transactions, keys, timezone, base_currency)
+    app_days = sources.app_event_days
+    if app_days is None:
+        app_days = app_event_days(sources.app_events, ["customer_id"])
     parts: list[Callable[[], DataFrame]] = [
         lambda: holdings_part(spine, sources.accounts, sources.fx_rates, base_currency),
-        lambda: transaction_part(spine, sources.transactions, timezone, base_currency),
-        lambda: digital_part(spine, sources.app_events),
+        lambda: transaction_part(spine, txn_days),
+        lambda: digital_part(spine, app_days),
         lambda: service_part(spine, sources.complaints),
         lambda: credit_part(spine, sources.bureau, sources.loans),
     ]

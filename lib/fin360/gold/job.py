@@ -20,9 +20,9 @@ from pyspark.sql import functions as F
 
 from fin360 import Fin360Error, catalog, graph, lake
 from fin360.config import Config
-from fin360.gold import features
+from fin360.gold import daily, features
 from fin360.gold import graph as gold_graph
-from fin360.governance.audit import JobRun, utc_now
+from fin360.governance.audit import JobRun, succeeded_units, utc_now
 from fin360.logs import stage
 
 log = logging.getLogger(__name__)
@@ -67,8 +67,9 @@ def latest_activity_date(spark: SparkSession, cfg: Config) -> date:
 
 
 def load_sources(spark: SparkSession, cfg: Config) -> features.Sources:
-    """Silver tables keyed by ``customer_id`` (through the xref and the account holders). An
-    entity the bank does not have is an empty input, logged once as unavailable."""
+    """Silver tables, and the day rows of its events (:mod:`fin360.gold.daily`), keyed by
+    ``customer_id`` (through the xref and the account holders). An entity the bank does not
+    have is an empty input, logged once as unavailable."""
     missing = [t for t in REQUIRED_INPUTS if not lake.exists(spark, cfg, t)]
     if missing:
         raise Fin360Error(f"silver table(s) {missing} missing: run `fin360 run silver` first")
@@ -107,6 +108,12 @@ def load_sources(spark: SparkSession, cfg: Config) -> features.Sources:
             return empty(entity)
         return df.join(how, on, "inner")
 
+    def days(day_table: daily.DayTable, keys: DataFrame | None) -> DataFrame | None:
+        if day_table.entity in absent or keys is None:
+            return None  # the features build (empty) day rows from the empty events
+        return daily.keyed(lake.read(spark, cfg, day_table.table), keys, day_table.key)
+
+    txn_days, app_days = daily.DAY_TABLES
     fx = read("fx_rate")
     return features.Sources(
         customers=lake.read(spark, cfg, catalog.silver("customer")),
@@ -121,6 +128,8 @@ def load_sources(spark: SparkSession, cfg: Config) -> features.Sources:
         else spark.createDataFrame(
             [], "rate_date date, currency string, rate_to_base decimal(18,8)"
         ),
+        transaction_days=days(txn_days, owners),
+        app_event_days=days(app_days, customer_keys),
     )
 
 
@@ -200,12 +209,17 @@ def build_graph_features(
 def run(spark: SparkSession, cfg: Config, as_of: date) -> dict[str, int]:
     job = JobRun(spark, cfg, JOB)
     started = utc_now()
+    done = succeeded_units(spark, cfg, JOB)
+    for day_table in daily.DAY_TABLES:
+        with stage(log, "gold", table=day_table.table) as out:
+            out.update(daily.refresh(spark, cfg, job, day_table, done))
     sources = load_sources(spark, cfg)
     options = {
         "timezone": cfg["silver.default_timezone"],
         "base_currency": cfg["silver.base_currency"],
     }
-    inputs = {t: lake.version(spark, cfg, t) for t in silver_inputs()}
+    day_tables = [d.table for d in daily.DAY_TABLES]
+    inputs = {t: lake.version(spark, cfg, t) for t in [*silver_inputs(), *day_tables]}
     spine = customer_spine(sources.customers, as_of)
     loans = credit_risk_spine(sources.loans, cfg["risk.label"])
     # one feature pass for both spines: the day's customers and each loan's day before applying
