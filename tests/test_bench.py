@@ -112,7 +112,9 @@ def _run(customers, cores, seconds, floors, gold_rows):
     stages = {s: {"seconds": float(t)} for s, t in zip(bench.STAGES, seconds, strict=True)}
     stages["gold"]["rows_out"] = gold_rows
     floors = {f: {"seconds": t} for f, t in floors.items()}
-    return {"customers": customers, "cores": cores, "stages": stages, "floors": floors}
+    increment = {"seconds": 5.0, "vs_full_build": round(5 / bench.daily_seconds(stages), 3)}
+    return {"customers": customers, "cores": cores, "stages": stages, "floors": floors,
+            "increment": increment}  # fmt: skip
 
 
 def test_ratios_scaling_and_speedup_from_the_runs():
@@ -127,6 +129,7 @@ def test_ratios_scaling_and_speedup_from_the_runs():
         "customers": 1000, "cores": 2, "bronze_vs_bronze_spark": 2.0, "silver_vs_silver_spark": 3.0,
         "gold_vs_gold_spark_sql": 2.0, "gold_vs_gold_duckdb": 8.0,
         "gold_spark_sql_vs_gold_duckdb": 4.0, "score_customers_per_second_per_core": 50,
+        "increment_vs_full_build": 0.094,
     }  # fmt: skip
     assert found["ratios"][2]["gold_vs_gold_duckdb"] == 4.0
     # between 1,000 and 4,000 customers on 2 cores: bronze x4 -> 1.0, gold x2 -> 0.5
@@ -144,6 +147,7 @@ def test_ratios_scaling_and_speedup_from_the_runs():
     }  # fmt: skip
     text = bench.render({**found, "runs": runs})
     assert (
-        "| 4,000 | 2 | 80.0 | 60.0 | 16.0 | 160.0 | 40.0 | 2.0 | 40.0 | 20.0 | 16.0 | 4.0 |" in text
+        "| 4,000 | 2 | 80.0 | 60.0 | 16.0 | 160.0 | 40.0 | 2.0 | 40.0 | 20.0 | 16.0 | 4.0 | 5.0 |"
+        in text
     )
     assert "bronze 1.0, silver 1.0, gold 0.5" in text

@@ -23,6 +23,11 @@ In the same process, on the same files, the floors:
   DuckDB given as many threads as Spark has cores.
 
 Training and scoring have no floor; scoring is reported in customers per second per core.
+
+Then the daily run: the full build lands every delivery but each source's latest (a view of
+hard links), and once the floors are measured the chain runs again without training on every
+delivery, so bronze, silver, gold and scoring take just the latest one, as a scheduled run
+does the day after; its seconds are compared with the same stages of the full build.
 The results (``<date>-<machine>.json`` in ``paths.bench_results``) give per run the stages
 and floors, per stage the scaling exponent between the two largest factors
 (``log(t2/t1) / log(n2/n1)``: 1 is linear) and, when several core counts ran, the speed-up.
@@ -55,6 +60,9 @@ from fin360.config import Config, ConfigError, load_config
 log = logging.getLogger("fin360.bench")  # also when run as a module
 
 STAGES = ("bronze", "silver", "gold", "train", "score", "report")
+# what a day costs between retrainings: the increment runs these, and they are compared with
+# the same stages of the full build
+DAILY_STAGES = ("bronze", "silver", "gold", "score")
 FLOORS = {"bronze": "bronze_spark", "silver": "silver_spark", "gold": "gold_spark_sql"}
 FLOOR_COLUMNS = {
     "bronze_spark": "floor bronze",
@@ -319,12 +327,7 @@ def _floor_gold_duckdb(spark: Any, cfg: Config, as_of: date, target: str) -> dic
     return {"rows_out": rows, "seconds_duckdb": round(time.monotonic() - started, 2)}
 
 
-def measure(spark: Any, cfg: Config, work: Path) -> dict[str, Any]:
-    """The chain and the floors in this session; ``work`` holds the floors' outputs."""
-    from fin360 import chain
-
-    probe = Probe(spark)
-    done = chain.run(spark, cfg, probe=probe)
+def _stages(done: Any) -> dict[str, dict[str, Any]]:
     stages = {}
     for s in done.stages:
         rows = s.rows_in if s.rows_in is not None else s.rows_out
@@ -336,6 +339,22 @@ def measure(spark: Any, cfg: Config, work: Path) -> dict[str, Any]:
             "quarantined": s.quarantined,
             "rows_per_second": round(rows / s.seconds) if rows and s.seconds else None,
         }
+    return stages
+
+
+def daily_seconds(stages: dict[str, dict[str, Any]]) -> float:
+    return round(sum(stages[s]["seconds"] for s in DAILY_STAGES), 2)
+
+
+def measure(spark: Any, cfg: Config, work: Path, increment_raw: str) -> dict[str, Any]:
+    """The chain and the floors in this session, then the increment: the chain again, without
+    training, once ``increment_raw`` (every delivery) replaces ``paths.raw`` (all but each
+    source's latest). ``work`` holds the floors' outputs."""
+    from fin360 import chain
+
+    probe = Probe(spark)
+    done = chain.run(spark, cfg, probe=probe)
+    stages = _stages(done)
     floors = {}
     as_of = done.as_of
     for name, build in (
@@ -352,10 +371,17 @@ def measure(spark: Any, cfg: Config, work: Path) -> dict[str, Any]:
         floors[name] = measured
     # DuckDB's own clock, without the Delta log reads that list its input files
     floors["gold_duckdb"]["seconds"] = floors["gold_duckdb"].pop("seconds_duckdb")
+    later = cfg.with_overrides({"paths.raw": increment_raw}, origin="fin360 bench increment")
+    increment = _stages(chain.run(spark, later, probe=probe, train=False))
     return {
         "as_of": as_of.isoformat(),
         "stages": stages,
         "floors": floors,
+        "increment": {
+            "stages": increment,
+            "seconds": daily_seconds(increment),
+            "vs_full_build": round(daily_seconds(increment) / daily_seconds(stages), 3),
+        },
         "models": done.models,
         "total_seconds": round(sum(s.seconds for s in done.stages), 1),
     }
@@ -371,7 +397,7 @@ def _run_in_this_process(spec_file: str) -> None:
     cfg = load_config(spec["env"], spec["conf_dir"], spec["bank"])
     cfg = cfg.with_overrides(dict(spec["overrides"]), origin="fin360 bench")
     spark = build_session(cfg)
-    result = measure(spark, cfg, Path(spec["floors"]))
+    result = measure(spark, cfg, Path(spec["floors"]), spec["increment_raw"])
     result["spark_version"] = spark.version
     result["java_version"] = spark.sparkContext._jvm.System.getProperty("java.version")
     Path(spec["out"]).write_text(json.dumps(result, indent=2, default=str) + "\n")
@@ -405,8 +431,29 @@ def prepare(cfg: Config, folder: Path, customers: int, days: int) -> dict[str, A
             **params,
         )
         marker.write_text(json.dumps(params))
+    held_back = initial_view(folder / "raw", folder / "initial")
     raw_bytes = sum(f.stat().st_size for f in (folder / "raw").rglob("*") if f.is_file())
-    return {**params, "raw_bytes": raw_bytes}
+    return {**params, "raw_bytes": raw_bytes, "increment_batches": held_back}
+
+
+def initial_view(raw: Path, view: Path) -> list[str]:
+    """``view``: ``raw`` without each source's latest batch when it has several (hard links,
+    no copies), so the full build lands the history and the increment lands the latest
+    delivery. Returns the held-back ``source/batch`` folders."""
+    shutil.rmtree(view, ignore_errors=True)
+    held_back = []
+    for source in sorted(d for d in raw.iterdir() if d.is_dir()):
+        batches = sorted(b for b in source.iterdir() if b.is_dir())
+        if len(batches) > 1:
+            held_back.append(f"{source.name}/{batches[-1].name}")
+            batches = batches[:-1]
+        for batch in batches:
+            for f in batch.rglob("*"):
+                if f.is_file():
+                    target = view / f.relative_to(raw)
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    os.link(f, target)
+    return held_back
 
 
 def machine() -> dict[str, Any]:
@@ -469,7 +516,7 @@ def _child(cfg: Config, args: argparse.Namespace, work: Path, n: int, k: int) ->
     overrides = [
         *(args.overrides or []),
         ("spark.master", f"local[{k}]"),
-        ("paths.raw", str(folder / "raw")),
+        ("paths.raw", str(folder / "initial")),
         ("paths.truth", str(folder / "truth")),
         # the generator's injected anomalies stand in for the bank's confirmed cases
         ("anomaly.labels", str(folder / "truth" / "anomalies.parquet")),
@@ -479,6 +526,7 @@ def _child(cfg: Config, args: argparse.Namespace, work: Path, n: int, k: int) ->
         ("spark.conf", STATUS_CONF),
     ]  # fmt: skip
     spec = {
+        "increment_raw": str(folder / "raw"),
         "env": cfg.env,
         "conf_dir": str(cfg.conf_dir),
         "bank": cfg.get("bank"),
@@ -518,6 +566,7 @@ def derived(runs: list[dict[str, Any]]) -> dict[str, Any]:
         row["score_customers_per_second_per_core"] = round(
             r["stages"]["gold"]["rows_out"] / score / r["cores"]
         )
+        row["increment_vs_full_build"] = r["increment"]["vs_full_build"]
         ratios.append(row)  # fmt: skip
     most = max(r["cores"] for r in runs)
     at_most = sorted((r for r in runs if r["cores"] == most), key=lambda r: r["customers"])
@@ -563,6 +612,8 @@ def plot(results: dict[str, Any], path: Path) -> None:
     for floor in FLOOR_COLUMNS:
         ax.plot(x, [r["floors"][floor]["seconds"] for r in runs], ls="--", marker=".",
                 label=f"floor: {floor}")  # fmt: skip
+    ax.plot(x, [r["increment"]["seconds"] for r in runs], ls=":", marker="s", color="black",
+            label="increment: " + " + ".join(DAILY_STAGES))  # fmt: skip
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_xlabel("customers")
@@ -579,13 +630,14 @@ def plot(results: dict[str, Any], path: Path) -> None:
 
 
 def seconds_table(results: dict[str, Any]) -> list[dict[str, Any]]:
-    """One row per run: customers, cores, seconds per stage and per floor."""
+    """One row per run: customers, cores, seconds per stage, per floor and of the increment."""
     return [
         {
             "customers": r["customers"],
             "cores": r["cores"],
             **{s: round(r["stages"][s]["seconds"], 1) for s in STAGES},
             **{label: round(r["floors"][f]["seconds"], 1) for f, label in FLOOR_COLUMNS.items()},
+            "increment": round(r["increment"]["seconds"], 1),
         }
         for r in results["runs"]
     ]
