@@ -74,6 +74,11 @@ def settings_tag(cfg: Config) -> str:
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
 
 
+def _by_day(rows: DataFrame) -> DataFrame:
+    """Each day's rows in one task, so a day is one file, not one per shuffle partition."""
+    return rows.repartition(*PARTITION_BY)
+
+
 def _of_batches(units: list[str]) -> Column:
     """Rows of the silver units ``<table>/<source>/<batch>``."""
     by_source: dict[str, list[str]] = {}
@@ -105,7 +110,7 @@ def refresh(
     events = lake.read(spark, cfg, silver)
     ts = canonical.entity(day_table.entity).time
     if not folded or not lake.exists(spark, cfg, day_table.table):
-        lake.overwrite(day_table.build(events, cfg), cfg, day_table.table, PARTITION_BY)
+        lake.overwrite(_by_day(day_table.build(events, cfg)), cfg, day_table.table, PARTITION_BY)
         result: dict[str, Any] = {"mode": "full", "batches": len(pending)}
     else:
         touched = sorted(
@@ -129,7 +134,7 @@ def refresh(
             slice_ = events.where(in_range & F.to_date(ts).isin(touched))
             listed = ", ".join(f"'{d.isoformat()}'" for d in touched)
             lake.replace_where(
-                day_table.build(slice_, cfg),
+                _by_day(day_table.build(slice_, cfg)),
                 cfg,
                 day_table.table,
                 f"day IN ({listed})",

@@ -8,6 +8,7 @@ the cluster and docker environments point ``mlflow.tracking_uri`` at an MLflow s
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -17,7 +18,7 @@ import mlflow.spark
 import pandas as pd
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
-from mlflow.models import infer_signature
+from mlflow.models import ModelSignature, infer_signature
 from pyspark.ml import PipelineModel
 from pyspark.sql import SparkSession
 
@@ -112,11 +113,19 @@ def log_and_register(
     output: pd.DataFrame,
 ) -> str:
     """Log the fitted Spark pipeline with its signature and input example into the active run,
-    register it as the family's ``challenger``; returns the new version."""
+    register it as the family's ``challenger``; returns the new version.
+
+    Integer inputs are declared as doubles: a count feature is null for a customer without
+    that source, and an integer column could not carry it. Outputs (a cluster id, a label) are
+    never missing, so their integer type stays."""
+    example = example.astype({c: "float64" for c in example.select_dtypes("integer").columns})
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "Hint: Inferred schema contains integer", UserWarning)
+        outputs = infer_signature(output).inputs
     info = mlflow.spark.log_model(
         model,
         artifact_path="model",
-        signature=infer_signature(example, output),
+        signature=ModelSignature(inputs=infer_signature(example).inputs, outputs=outputs),
         input_example=example,
     )
     return register_challenger(client, model_name(cfg, family), info.model_uri)
