@@ -28,6 +28,7 @@ Then the daily run: the full build lands every delivery but each source's latest
 hard links), and once the floors are measured the chain runs again without training on every
 delivery, so bronze, silver, gold and scoring take just the latest one, as a scheduled run
 does the day after; its seconds are compared with the same stages of the full build.
+
 The results (``<date>-<machine>.json`` in ``paths.bench_results``) give per run the stages
 and floors, per stage the scaling exponent between the two largest factors
 (``log(t2/t1) / log(n2/n1)``: 1 is linear) and, when several core counts ran, the speed-up.

@@ -224,9 +224,6 @@ def aggregates(source: str) -> list[Column]:
     ]
 
 
-# --------------------------------------------------------------------------- per-source parts
-
-
 # ------------------------------------------------------------------ day rows of the event sources
 # Transactions and app events reach the features through day rows: one row per source key (an
 # account, a CRM customer record) and day, holding what the features add up. Every window of
@@ -283,6 +280,9 @@ def app_event_days(app_events: DataFrame, keys: list[str]) -> DataFrame:
         F.count_if(kind == "apply_product").alias("applications"),
         F.collect_set("device_id").alias("devices"),
     )
+
+
+# --------------------------------------------------------------------------- per-source parts
 
 
 def _days_before(spine: DataFrame, days: DataFrame, lookback_days: int) -> DataFrame:
