@@ -31,6 +31,7 @@ from fin360 import canonical, catalog, lake
 from fin360.config import Config
 from fin360.gold import features
 from fin360.governance.audit import JobRun, succeeded_units, utc_now
+from fin360.silver import entities
 
 SILVER_JOB = "silver"
 PARTITION_BY = ["day"]  # a new batch rewrites the files of its days, no others
@@ -85,10 +86,7 @@ def _of_batches(units: list[str]) -> Column:
     for unit in units:
         _, source, batch = unit.split("/", 2)
         by_source.setdefault(source, []).append(batch)
-    cond = F.lit(False)
-    for source, batches in sorted(by_source.items()):
-        cond = cond | ((F.col("_source") == source) & F.col("_batch_id").isin(batches))
-    return cond
+    return entities.from_batches(by_source)
 
 
 def refresh(

@@ -85,12 +85,17 @@ def references(entity: Entity) -> tuple[str, ...]:
 # --------------------------------------------------------------------------- events
 
 
+def from_batches(batches_by_source: dict[str, list[str]]) -> Column:
+    """Rows of a silver table written by these batches (its lineage columns)."""
+    own = F.lit(False)
+    for source, batches in sorted(batches_by_source.items()):
+        own = own | ((F.col("_source") == source) & F.col("_batch_id").isin(batches))
+    return own
+
+
 def _not_from(pending: dict[str, list[str]]) -> Column:
     """Rows of the table that the batches being processed did not write (a crashed attempt)."""
-    own = F.lit(False)
-    for source, batches in pending.items():
-        own = own | ((F.col("_source") == source) & F.col("_batch_id").isin(batches))
-    return ~own
+    return ~from_batches(pending)
 
 
 def flag_events(
