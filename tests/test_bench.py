@@ -8,9 +8,11 @@ from datetime import date, datetime
 from decimal import Decimal
 
 from chispa import assert_df_equality
+from pyspark.sql import functions as F
 
 from fin360 import catalog, lake
 from fin360.bench import pipeline as bench
+from fin360.scoring.job import CUSTOMER_SCORES
 
 AS_OF = date(2025, 6, 30)  # windows from 2025-06-01 (30 d), 2025-04-02 (90 d), 2024-07-01 (365 d)
 
@@ -111,10 +113,12 @@ def test_stage_task_metrics_sum_the_stages_of_one_bench_stage():
 def _run(customers, cores, seconds, floors, gold_rows):
     stages = {s: {"seconds": float(t)} for s, t in zip(bench.STAGES, seconds, strict=True)}
     stages["gold"]["rows_out"] = gold_rows
+    stages["score"]["customer_seconds"] = stages["score"]["seconds"] / 5  # the customer part
     floors = {f: {"seconds": t} for f, t in floors.items()}
     increment = {"seconds": 5.0, "vs_full_build": round(5 / bench.daily_seconds(stages), 3)}
+    throughput = {"customers": 1_000_000, "seconds": 5.0}
     return {"customers": customers, "cores": cores, "stages": stages, "floors": floors,
-            "increment": increment}  # fmt: skip
+            "increment": increment, "score_throughput": throughput}  # fmt: skip
 
 
 def test_ratios_scaling_and_speedup_from_the_runs():
@@ -128,8 +132,8 @@ def test_ratios_scaling_and_speedup_from_the_runs():
     assert found["ratios"][0] == {
         "customers": 1000, "cores": 2, "bronze_vs_bronze_spark": 2.0, "silver_vs_silver_spark": 3.0,
         "gold_vs_gold_spark_sql": 2.0, "gold_vs_gold_duckdb": 8.0,
-        "gold_spark_sql_vs_gold_duckdb": 4.0, "score_customers_per_second_per_core": 50,
-        "increment_vs_full_build": 0.094,
+        "gold_spark_sql_vs_gold_duckdb": 4.0, "score_customers_per_second_per_core": 250,
+        "score_copies_customers_per_second_per_core": 100_000, "increment_vs_full_build": 0.094,
     }  # fmt: skip
     assert found["ratios"][2]["gold_vs_gold_duckdb"] == 4.0
     # between 1,000 and 4,000 customers on 2 cores: bronze x4 -> 1.0, gold x2 -> 0.5
@@ -151,3 +155,24 @@ def test_ratios_scaling_and_speedup_from_the_runs():
         in text
     )
     assert "bronze 1.0, silver 1.0, gold 0.5" in text
+
+
+def test_scoring_throughput_scores_every_copy_as_the_score_job_does(spark, scored_lake, tmp_path):
+    """Each copy of a customer gets the segment, PD, band and reasons the score job wrote."""
+    cfg, as_of, _, summary = scored_lake
+    target = str(tmp_path / "scores")
+    found = bench.scoring_throughput(spark, cfg, as_of, 2 * summary["customers"], target)
+    assert found["customers"] == 2 * summary["customers"] and found["seconds"] > 0
+    columns = ["customer_id", "as_of_date", "pd", "risk_band", "reason_codes", "segment_id",
+               "segment_name"]  # fmt: skip
+    job = lake.read(spark, cfg, CUSTOMER_SCORES).where(F.col("as_of_date") == F.lit(as_of))
+    written = spark.read.format("delta").load(target)
+    for copy in (0, 1):
+        assert_df_equality(
+            written.where(F.col("customer_id").endswith(f"#{copy}"))
+            .withColumn("customer_id", F.regexp_replace("customer_id", "#[0-9]+$", ""))
+            .select(columns),
+            job.select(columns),
+            ignore_row_order=True,
+            ignore_nullable=True,
+        )

@@ -82,7 +82,8 @@ def test_run_all_prints_stages_models_tables_and_where_to_look(spark, cfg, monke
 
     monkeypatch.setattr(chain, "family_step", fake_step)
     monkeypatch.setattr(scoring, "run", lambda spark, cfg, d: {
-        "customers": 10, "transactions": 40, "alerts": 1, "rows_per_second": 25})  # fmt: skip
+        "customers": 10, "transactions": 40, "alerts": 1, "rows_per_second": 25,
+        "customer_seconds": 0.5, "transaction_seconds": 1.5})  # fmt: skip
     from fin360 import report
 
     monkeypatch.setattr(report, "run", lambda spark, cfg, d: Path("/r/fin360-report.html"))

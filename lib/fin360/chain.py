@@ -90,7 +90,11 @@ def run(
     with done.timed("score") as step:
         scored = scoring.run(spark, cfg, as_of)
         step.rows_in = scored["customers"] + scored["transactions"]
-        step.note = f"{scored['alerts']:,} alerts, {scored['rows_per_second']:,} rows/s"
+        step.note = (
+            f"{scored['alerts']:,} alerts, {scored['rows_per_second']:,} rows/s; customers in "
+            f"{scored['customer_seconds']:.1f} s, transactions in {scored['transaction_seconds']:.1f} s"
+        )
+        step.parts = {k: scored[k] for k in ("customer_seconds", "transaction_seconds")}
     with done.timed("report"):
         page = report.run(spark, cfg, as_of)
     done.quarantine = run_summary.quarantined_by_reason(spark, cfg, done.started_at)

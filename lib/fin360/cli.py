@@ -253,6 +253,11 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     pbench.add_argument("--days", type=int, help="days of activity (default: generator.days)")
     pbench.add_argument(
+        "--score-rows", type=int, default=1_000_000, metavar="N",
+        help="customers the scoring throughput is measured on: the as-of date's customer-360 "
+        "rows copied up to N (default: 1000000)",
+    )  # fmt: skip
+    pbench.add_argument(
         "--work", default="data/bench",
         help="generated banks (kept, reused) and each run's lakehouse (default: data/bench)",
     )  # fmt: skip

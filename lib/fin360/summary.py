@@ -27,6 +27,7 @@ class Stage:
     rows_out: int | None = None
     quarantined: int | None = None
     note: str = ""
+    parts: dict[str, float] = field(default_factory=dict)  # seconds of the stage's own parts
     measured: dict[str, Any] = field(default_factory=dict)  # what a probe saw (fin360 bench)
 
 

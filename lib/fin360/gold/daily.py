@@ -80,7 +80,7 @@ def _by_day(rows: DataFrame) -> DataFrame:
     return rows.repartition(*PARTITION_BY)
 
 
-def _of_batches(units: list[str]) -> Column:
+def of_batches(units: list[str]) -> Column:
     """Rows of the silver units ``<table>/<source>/<batch>``."""
     by_source: dict[str, list[str]] = {}
     for unit in units:
@@ -113,7 +113,7 @@ def refresh(
     else:
         touched = sorted(
             r["day"]
-            for r in events.where(_of_batches(pending))
+            for r in events.where(of_batches(pending))
             .select(F.to_date(ts).alias("day"))
             .distinct()
             .collect()  # bounded: the days a few new batches hold events of

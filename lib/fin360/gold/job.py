@@ -20,7 +20,7 @@ from pyspark.sql import functions as F
 
 from fin360 import Fin360Error, catalog, graph, lake
 from fin360.config import Config
-from fin360.gold import daily, features
+from fin360.gold import daily, features, training
 from fin360.gold import graph as gold_graph
 from fin360.governance.audit import JobRun, succeeded_units, utc_now
 from fin360.logs import stage
@@ -222,8 +222,15 @@ def run(spark: SparkSession, cfg: Config, as_of: date) -> dict[str, int]:
     inputs = {t: lake.version(spark, cfg, t) for t in [*silver_inputs(), *day_tables]}
     spine = customer_spine(sources.customers, as_of)
     loans = credit_risk_spine(sources.loans, cfg["risk.label"])
-    # one feature pass for both spines: the day's customers and each loan's day before applying
+    resolution = training.resolution_hashes(lake.read(spark, cfg, catalog.SILVER_CUSTOMER_XREF))
+    kept = training.plan(spark, cfg, done, resolution)
+    # one feature pass for both spines: the day's customers and the day before applying of each
+    # loan whose stored features do not hold any more
     loan_days = loans.select("customer_id", F.col("feature_date").alias("as_of_date"))
+    if kept.kept is not None:
+        kept.kept.persist(StorageLevel.MEMORY_AND_DISK)
+        stored_days = kept.kept.select("customer_id", F.col("feature_date").alias("as_of_date"))
+        loan_days = loan_days.join(stored_days, features.SPINE, "left_anti")
     feats = features.customer_features(
         spine.unionByName(loan_days).distinct(), sources, **options
     ).persist(StorageLevel.MEMORY_AND_DISK)
@@ -238,10 +245,18 @@ def run(spark: SparkSession, cfg: Config, as_of: date) -> dict[str, int]:
         out.update(rows=rows)
     with stage(log, "gold", table=GRAPH_FEATURES, as_of=as_of) as out:
         out.update(build_graph_features(spark, cfg, sources, spine, as_of))
-    with stage(log, "gold", table=TRAINING_CREDIT_RISK) as out:
-        loan_feats = feats.withColumnRenamed("as_of_date", "feature_date")
-        training = loans.join(loan_feats, ["customer_id", "feature_date"], "left")
-        lake.overwrite(training, cfg, TRAINING_CREDIT_RISK)
+    with stage(log, "gold", table=TRAINING_CREDIT_RISK, since=kept.since) as out:
+        loan_feats = feats.join(loan_days, features.SPINE, "left_semi").withColumnRenamed(
+            "as_of_date", "feature_date"
+        )
+        if kept.kept is not None:
+            loan_feats = loan_feats.unionByName(kept.kept)
+        labelled = loans.join(loan_feats, ["customer_id", "feature_date"], "left").join(
+            resolution, "customer_id", "left"
+        )
+        lake.overwrite(labelled, cfg, TRAINING_CREDIT_RISK)
+        for unit in kept.pending:
+            job.record(kept.prefix + unit, "ok", started_at=started, inputs=inputs)
         stats = (
             lake.read(spark, cfg, TRAINING_CREDIT_RISK)
             .agg(
@@ -253,7 +268,8 @@ def run(spark: SparkSession, cfg: Config, as_of: date) -> dict[str, int]:
             )
             .first()
         )
-        out.update(rows=stats["rows"], mature=stats["mature"], defaults=stats["defaults"])
+        out.update(rows=stats["rows"], mature=stats["mature"], defaults=stats["defaults"],
+                   kept_stored=kept.kept is not None)  # fmt: skip
     summary = {
         "customer_360_rows": rows,
         "training_rows": stats["rows"],
@@ -272,5 +288,7 @@ def run(spark: SparkSession, cfg: Config, as_of: date) -> dict[str, int]:
         details=summary,
     )
     feats.unpersist()
+    if kept.kept is not None:
+        kept.kept.unpersist()
     job.finish("ok", details=summary)
     return summary
