@@ -42,9 +42,10 @@ def test_customer_360_partition_per_date_and_idempotent_rerun(spark, gold_lake):
         lake.read(spark, cfg, job.TRAINING_CREDIT_RISK, version=built),
         ignore_row_order=True,
     )
-    xref = lake.read(spark, cfg, "silver.customer_xref")
-    plan = training.plan(spark, cfg, succeeded_units(spark, cfg, job.JOB),
-                         training.resolution_hashes(xref))  # fmt: skip
+    hashes = training.customer_hashes(
+        lake.read(spark, cfg, "silver.customer_xref"), lake.read(spark, cfg, "silver.customers")
+    )
+    plan = training.plan(spark, cfg, succeeded_units(spark, cfg, job.JOB), hashes)
     assert plan.pending == [] and plan.since is None
     assert plan.kept.count() == plan.kept.select("customer_id", "feature_date").distinct().count()
     counts = {

@@ -222,8 +222,10 @@ def run(spark: SparkSession, cfg: Config, as_of: date) -> dict[str, int]:
     inputs = {t: lake.version(spark, cfg, t) for t in [*silver_inputs(), *day_tables]}
     spine = customer_spine(sources.customers, as_of)
     loans = credit_risk_spine(sources.loans, cfg["risk.label"])
-    resolution = training.resolution_hashes(lake.read(spark, cfg, catalog.SILVER_CUSTOMER_XREF))
-    kept = training.plan(spark, cfg, done, resolution)
+    customer_hashes = training.customer_hashes(
+        lake.read(spark, cfg, catalog.SILVER_CUSTOMER_XREF), sources.customers
+    )
+    kept = training.plan(spark, cfg, done, customer_hashes)
     # one feature pass for both spines: the day's customers and the day before applying of each
     # loan whose stored features do not hold any more
     loan_days = loans.select("customer_id", F.col("feature_date").alias("as_of_date"))
@@ -252,7 +254,7 @@ def run(spark: SparkSession, cfg: Config, as_of: date) -> dict[str, int]:
         if kept.kept is not None:
             loan_feats = loan_feats.unionByName(kept.kept)
         labelled = loans.join(loan_feats, ["customer_id", "feature_date"], "left").join(
-            resolution, "customer_id", "left"
+            customer_hashes, "customer_id", "left"
         )
         lake.overwrite(labelled, cfg, TRAINING_CREDIT_RISK)
         for unit in kept.pending:

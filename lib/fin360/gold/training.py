@@ -7,8 +7,10 @@ changed since they were computed:
 
 - no silver batch folded since then holds data dated on or before its feature date (an
   event's time, a snapshot's ``valid_from``): features as of a date only see data up to it;
-- the customer is resolved from the same source keys (``resolution_hash`` of the
-  ``silver.customer_xref`` rows): a merge or split of customers changes whose data they are.
+- the customer is the same: ``customer_hash``, a digest of the customer's source keys
+  (``silver.customer_xref``: a merge or split changes whose data they are) and of its
+  record versions (``silver.customers``: a new version, such as a new address, changes the
+  profile from its date on).
 
 Every other row (new loans, loans whose customer changed, features dated on or after the
 earliest day the new batches bring) is computed again; labels and maturity always come fresh
@@ -34,11 +36,12 @@ from fin360.governance.audit import succeeded_units
 
 TABLE = catalog.GOLD_TRAINING_CREDIT_RISK
 LAYOUT = 1  # bump when the stored rows' meaning changes: the table is rebuilt
-RESOLUTION = "resolution_hash"
-# the silver tables whose rows reach the features (silver units are "<table>/<source>/<batch>")
-FEATURE_ENTITIES = (
-    "customer", "account", "account_holder", "transaction", "app_event", "complaint",
-    "bureau_record", "loan", "fx_rate",
+CUSTOMER_HASH = "customer_hash"
+# the silver tables whose rows reach the features by date (silver units are
+# "<table>/<source>/<batch>"); silver.customers reaches them through CUSTOMER_HASH
+DATED_ENTITIES = (
+    "account", "account_holder", "transaction", "app_event", "complaint", "bureau_record", "loan",
+    "fx_rate",
 )  # fmt: skip
 
 
@@ -53,18 +56,25 @@ def settings_tag(cfg: Config) -> str:
     return hashlib.sha256(json.dumps(settings, sort_keys=True).encode()).hexdigest()[:12]
 
 
-def resolution_hashes(xref: DataFrame) -> DataFrame:
-    """customer_id, resolution_hash: a digest of the source keys the customer is resolved from."""
-    key = F.concat_ws("\u001f", "entity", "source", "source_key")
-    return xref.groupBy("customer_id").agg(
-        F.sha2(F.concat_ws("\u001e", F.sort_array(F.collect_list(key))), 256).alias(RESOLUTION)
+def customer_hashes(xref: DataFrame, customers: DataFrame) -> DataFrame:
+    """customer_id, customer_hash: a digest of the source keys the customer is resolved from
+    and of its record versions (``valid_from`` and ``attr_hash`` of each)."""
+    keys = F.concat_ws("\u001f", F.lit("key"), "entity", "source", "source_key")
+    versions = F.concat_ws(
+        "\u001f", F.lit("version"), F.col("valid_from").cast("string"), "attr_hash"
     )
+    parts = xref.select("customer_id", keys.alias("_part")).unionByName(
+        customers.select("customer_id", versions.alias("_part"))
+    )
+    digest = F.sha2(F.concat_ws("\u001e", F.sort_array(F.collect_list("_part"))), 256)
+    return parts.groupBy("customer_id").agg(digest.alias(CUSTOMER_HASH))
 
 
-def reusable(stored: DataFrame, resolution: DataFrame, since: date | None) -> DataFrame:
+def reusable(stored: DataFrame, customers: DataFrame, since: date | None) -> DataFrame:
     """customer_id, feature_date and the features of the stored rows that still hold: same
-    resolution, dated before ``since`` (every date when None). One row per customer and date."""
-    kept = stored.join(resolution, ["customer_id", RESOLUTION], "left_semi")
+    ``customer_hash`` as in ``customers``, dated before ``since`` (every date when None). One
+    row per customer and date."""
+    kept = stored.join(customers, ["customer_id", CUSTOMER_HASH], "left_semi")
     if since is not None:
         kept = kept.where(F.col("feature_date") < F.lit(since))
     return kept.select("customer_id", "feature_date", *features.feature_names()).dropDuplicates(
@@ -82,7 +92,7 @@ def earliest_day(spark: SparkSession, cfg: Config, units: list[str]) -> date | N
     for unit in units:
         by_table.setdefault(unit.split("/", 1)[0], []).append(unit)
     days = []
-    for entity in (canonical.entity(e) for e in FEATURE_ENTITIES):
+    for entity in (canonical.entity(e) for e in DATED_ENTITIES):
         if entity.table not in by_table:
             continue
         day = (
@@ -107,16 +117,18 @@ class Plan:
     since: date | None
 
 
-def plan(spark: SparkSession, cfg: Config, gold_units: set[str], resolution: DataFrame) -> Plan:
+def plan(spark: SparkSession, cfg: Config, gold_units: set[str], customers: DataFrame) -> Plan:
+    """``customers``: :func:`customer_hashes` of silver now."""
     prefix = f"{TABLE}/{settings_tag(cfg)}/"
-    tables = {f"{canonical.entity(e).table}/" for e in FEATURE_ENTITIES}
+    tables = {f"{canonical.entity(e).table}/" for e in DATED_ENTITIES}
     landed = {
         u for u in succeeded_units(spark, cfg, daily.SILVER_JOB) if u.startswith(tuple(tables))
     }
     folded = {u.removeprefix(prefix) for u in gold_units if u.startswith(prefix)}
     pending = sorted(landed - folded)
-    if not folded or not lake.exists(spark, cfg, TABLE):
-        return Plan(None, pending, prefix, None)
+    stored = lake.read(spark, cfg, TABLE) if lake.exists(spark, cfg, TABLE) else None
+    if not folded or stored is None or CUSTOMER_HASH not in stored.columns:
+        return Plan(None, pending, prefix, None)  # nothing to keep: built whole
     since = earliest_day(spark, cfg, pending) if pending else None
-    kept = reusable(lake.read(spark, cfg, TABLE), resolution, since)
+    kept = reusable(stored, customers, since)
     return Plan(kept, pending, prefix, since)
