@@ -87,7 +87,7 @@ def test_run_all_prints_stages_models_tables_and_where_to_look(spark, cfg, monke
     from fin360 import report
 
     monkeypatch.setattr(report, "run", lambda spark, cfg, d: Path("/r/fin360-report.html"))
-    cli._all(spark, cfg, argparse.Namespace(as_of=None))
+    cli._all(spark, cfg, argparse.Namespace(as_of=None, no_train=False))
     lines = capsys.readouterr().out.splitlines()
     assert lines[0].startswith("fin360 run all: done in ")
     stages = {line.split()[0]: line.split() for line in lines[3:9]}

@@ -155,6 +155,11 @@ def build_parser() -> argparse.ArgumentParser:
         "all", parents=[common], help="the whole chain: bronze, silver, gold, train, score"
     )
     everything.add_argument("--as-of", help=AS_OF_LATEST)
+    everything.add_argument(
+        "--no-train",
+        action="store_true",
+        help="score with the champions as they are: the daily run between retrainings",
+    )
     everything.set_defaults(handler=cmd_all)
 
     train = commands.add_parser("train", parents=[common], help="train a model family in MLflow")
@@ -333,7 +338,7 @@ def _all(spark: Any, cfg: Config, args: argparse.Namespace) -> None:
     from fin360.gold.job import parse_as_of
 
     as_of = parse_as_of(args.as_of) if args.as_of else None  # a typo fails before any work
-    print(chain.run(spark, cfg, as_of).render())
+    print(chain.run(spark, cfg, as_of, train=not args.no_train).render())
 
 
 def _as_of(args: argparse.Namespace) -> Any:

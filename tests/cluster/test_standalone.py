@@ -1,10 +1,11 @@
-"""The jobs spark-submitted to a real standalone cluster: a master and two worker JVMs on
-127.0.0.1, the packaged code shipped with ``--py-files``, MLflow as a tracking server.
+"""The daily chain spark-submitted to a real standalone cluster: a master and two worker JVMs
+on 127.0.0.1, the packaged code shipped with ``--py-files``, MLflow as a tracking server.
 
-bronze -> silver -> gold -> score, each ``spark-submit jobs/<job>.py --env cluster`` exactly as
-the README gives it, on the tiny generated data. Executors run in the workers' JVMs and Python
-workers, so anything that only works in one process (closures over driver state, driver-local
-paths, a missing checkpoint dir, code not shipped) fails here.
+``spark-submit jobs/all.py --env cluster --no-train`` exactly as the README gives it, on the tiny
+generated data: bronze, silver, gold, score and the report in one application. Executors run
+in the workers' JVMs and Python workers, so anything that only works in one process (closures
+over driver state, driver-local paths, a missing checkpoint dir, code not shipped) fails here.
+``jobs/<job>.py`` are the same ``fin360 run <job>`` code path, one application each.
 
 Scoring uses the champions the session trained on the same generated data (``scored_lake``),
 served by the tracking server from a copy of their store. ``jobs/train.py`` runs on such a
@@ -106,10 +107,9 @@ def test_pipeline_runs_on_a_standalone_cluster(spark, generated, scored_lake, tm
         assert workers == {"worker-0", "worker-1"}, where
 
         options = ["--env", "cluster", *(f"--set={o}" for o in OVERRIDES)]
-        submit(cluster, dist, REPO / "jobs/bronze.py", *options)
-        submit(cluster, dist, REPO / "jobs/silver.py", *options)
-        submit(cluster, dist, REPO / "jobs/gold.py", *options, "--as-of", as_of)
-        submit(cluster, dist, REPO / "jobs/score.py", *options, "--as-of", as_of)
+        reports = root / "reports"
+        summary = submit(cluster, dist, REPO / "jobs/all.py", *options, "--as-of", as_of,
+                         "--no-train", f"--set=paths.reports={reports}")  # fmt: skip
         apps = cluster.applications()
     groups = [p.popen.pid for p in cluster.processes]
 
@@ -117,10 +117,13 @@ def test_pipeline_runs_on_a_standalone_cluster(spark, generated, scored_lake, tm
     assert all(p.popen.returncode is not None for p in cluster.processes)
     assert leftovers(root, groups) == []
 
-    # five applications, each with executors in both worker JVMs
-    assert len(apps) == 5 and all(a["state"] == "FINISHED" for a in apps), apps
+    # two applications (the probe, the chain), each with executors in both worker JVMs
+    assert len(apps) == 2 and all(a["state"] == "FINISHED" for a in apps), apps
     for worker in ("worker-0", "worker-1"):
         assert {d.name for d in (root / worker).iterdir()} == {a["id"] for a in apps}
+    # the chain's summary, and its report on the driver's disk
+    assert "fin360 run all: done" in summary and "not asked to: champions kept" in summary
+    assert (reports / f"fin360-report-{as_of}.html").is_file(), sorted(reports.iterdir())
 
     cfg = load_config("test").with_overrides(
         {"paths.lakehouse": str(root / "lakehouse"), "paths.checkpoints": str(root / "ck")}

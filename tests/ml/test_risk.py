@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import mlflow
 import numpy as np
+import pyspark
 import pytest
 from pyspark.sql import functions as F
 
@@ -39,6 +40,11 @@ def test_train_logs_registers_and_a_worse_challenger_is_not_promoted(spark, cfg)
         "fairness.png",
         monitoring.REFERENCE_ARTIFACT,
     } <= artifacts
+    # what the logged model needs to load: this pyspark and this MLflow, pinned
+    requirements = mlflow.artifacts.load_text(f"runs:/{first['run_id']}/model/requirements.txt")
+    assert sorted(requirements.split()) == sorted(
+        [f"mlflow=={mlflow.__version__}", f"pyspark=={pyspark.__version__}"]
+    )
 
     # the champion scores customers: calibrated PD, a band, and reasons that make sense here
     model, version, run_id = tracking.load(cfg, risk.FAMILY, tracking.CHAMPION)
