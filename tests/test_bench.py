@@ -3,14 +3,17 @@ DuckDB over the same Delta files; scaling, ratios and Spark's task metrics are s
 
 from __future__ import annotations
 
+import argparse
+import json
 import math
 from datetime import date, datetime
 from decimal import Decimal
 
+import pytest
 from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
-from fin360 import catalog, lake
+from fin360 import Fin360Error, catalog, lake
 from fin360.bench import pipeline as bench
 from fin360.scoring.job import CUSTOMER_SCORES
 
@@ -155,6 +158,35 @@ def test_ratios_scaling_and_speedup_from_the_runs():
         in text
     )
     assert "bronze 1.0, silver 1.0, gold 0.5" in text
+
+
+def test_a_failed_run_leaves_the_runs_before_it_and_what_it_measured(cfg, tmp_path, monkeypatch):
+    """The results file is written after every run: a run that dies keeps the earlier runs and
+    the stages it measured itself, and the user is told where they are."""
+    floors = {"bronze_spark": 10.0, "silver_spark": 5.0, "gold_spark_sql": 4.0, "gold_duckdb": 1.0}
+    finished = _run(1000, 2, [20, 15, 8, 40, 10, 2], floors, 1000)
+    measured = [{"name": "bronze", "seconds": 81.5, "rows_in": 40}]
+    failed = {"failed": "exit code 1, logs in /x/logs", "measured": measured}
+    monkeypatch.setattr(bench, "prepare", lambda cfg, folder, n, days: {"raw_bytes": n})
+    monkeypatch.setattr(
+        bench, "_child", lambda cfg, args, work, n, k: finished if n == 1000 else failed
+    )
+    args = argparse.Namespace(
+        work=str(tmp_path / "work"), out=str(tmp_path / "out"), customers=[4000, 1000], cores=[2],
+        days=3,
+    )  # fmt: skip
+
+    with pytest.raises(Fin360Error, match=r"4,000 customers on local\[2\] failed \(exit code 1"):
+        bench.run(cfg, args)
+    [path] = (tmp_path / "out").glob("*.json")
+    results = json.loads(path.read_text())
+    assert results["complete"] is False
+    assert results["runs"] == [
+        {**finished, "raw_bytes": 1000},
+        {"customers": 4000, "cores": 2, "raw_bytes": 4000, **failed},
+    ]
+    assert results["ratios"] == bench.derived([finished])["ratios"]
+    assert bench.seconds_table(results) == bench.seconds_table({"runs": [finished]})
 
 
 def test_scoring_throughput_scores_every_copy_as_the_score_job_does(spark, scored_lake, tmp_path):

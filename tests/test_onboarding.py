@@ -17,6 +17,8 @@ from fin360.silver import quality
 def _silver_reasons(spark, cfg, entity, source: str, batch: str, visible: set[str]) -> dict:
     """Quarantine reasons silver recorded for one source batch, among those a check sees."""
     table = catalog.silver_quarantine(catalog.silver(entity))
+    if not lake.exists(spark, cfg, table):  # written with the first record silver rejects
+        return {}
     rows = (
         lake.read(spark, cfg, table)
         .where((F.col("source") == source) & (F.col("_batch_id") == batch))

@@ -372,6 +372,15 @@ def benchmark(spark: SparkSession, cfg: Config, as_of: date) -> Section:
         f"{m['memory_gib']} GiB). Seconds per stage of the chain and per floor:"
     )
     section.table(pd.DataFrame(bench.seconds_table(results)))
+    for r in results["runs"]:
+        if "failed" in r:
+            done = (
+                ", ".join(f"{m['name']} {m['seconds']:.0f} s" for m in r["measured"]) or "nothing"
+            )
+            section.text(
+                f"The run of {r['customers']:,} customers on local[{r['cores']}] failed "
+                f"({r['failed']}) after measuring: {done}."
+            )
     section.text("Ratios to the floors, and scoring throughput:")
     section.table(pd.DataFrame(results["ratios"]))
     if results["scaling_exponent"]:

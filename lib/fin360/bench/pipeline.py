@@ -217,14 +217,19 @@ class MemorySampler:
 
 
 class Probe:
-    """Measures each stage of :func:`fin360.chain.run` and each floor (a ``summary.Probe``)."""
+    """Measures each stage of :func:`fin360.chain.run` and each floor (a ``summary.Probe``).
 
-    def __init__(self, spark: Any) -> None:
+    Every finished measurement is also written to ``journal`` at once (JSON, rewritten each
+    time), so a run that dies half-way still leaves what it measured before."""
+
+    def __init__(self, spark: Any, journal: Path | None = None) -> None:
         self.store = StatusStore(spark)
         self.pids = {
             "jvm": int(spark.sparkContext._jvm.ProcessHandle.current().pid()),
             "python": os.getpid(),
         }
+        self.journal = journal
+        self.completed: list[dict[str, Any]] = []
 
     @contextmanager
     def __call__(self, name: str) -> Iterator[dict[str, Any]]:
@@ -240,6 +245,9 @@ class Probe:
         measured |= stage_task_metrics(stages, first, last)
         measured |= {f"peak_{k}_rss_bytes": v for k, v in memory.peaks.items()}
         log.info("bench: %s took %.1f s", name, measured["seconds"])
+        self.completed.append({"name": name, **measured})
+        if self.journal is not None:
+            self.journal.write_text(json.dumps(self.completed, indent=2, default=str) + "\n")
 
 
 def _floor_bronze(spark: Any, cfg: Config, target: str) -> dict[str, Any]:
@@ -388,14 +396,13 @@ def daily_seconds(stages: dict[str, dict[str, Any]]) -> float:
 
 
 def measure(
-    spark: Any, cfg: Config, work: Path, increment_raw: str, score_rows: int
+    spark: Any, cfg: Config, probe: Probe, work: Path, increment_raw: str, score_rows: int
 ) -> dict[str, Any]:
     """The chain and the floors in this session, then the increment: the chain again, without
     training, once ``increment_raw`` (every delivery) replaces ``paths.raw`` (all but each
     source's latest). ``work`` holds the floors' outputs."""
     from fin360 import chain
 
-    probe = Probe(spark)
     done = chain.run(spark, cfg, probe=probe)
     stages = _stages(done)
     floors = {}
@@ -442,7 +449,10 @@ def _run_in_this_process(spec_file: str) -> None:
     cfg = load_config(spec["env"], spec["conf_dir"], spec["bank"])
     cfg = cfg.with_overrides(dict(spec["overrides"]), origin="fin360 bench")
     spark = build_session(cfg)
-    result = measure(spark, cfg, Path(spec["floors"]), spec["increment_raw"], spec["score_rows"])
+    probe = Probe(spark, journal=Path(spec["journal"]))
+    result = measure(
+        spark, cfg, probe, Path(spec["floors"]), spec["increment_raw"], spec["score_rows"]
+    )
     result["spark_version"] = spark.version
     result["java_version"] = spark.sparkContext._jvm.System.getProperty("java.version")
     Path(spec["out"]).write_text(json.dumps(result, indent=2, default=str) + "\n")
@@ -532,22 +542,31 @@ def run(cfg: Config, args: argparse.Namespace) -> dict[str, Any]:
     out = Path(args.out or cfg.path("bench_results"))
     factors = sorted(set(args.customers))
     cores = sorted(set(args.cores), reverse=True)
-    data = {n: prepare(cfg, work / f"customers={n}", n, args.days) for n in factors}
-    runs = []
-    for n in factors:
-        for k in cores if n == factors[0] else cores[:1]:
-            log.info("bench: run %s customers on local[%d]", f"{n:,}", k)
-            runs.append({"customers": n, "cores": k, **data[n], **_child(cfg, args, work, n, k)})
-    results = {
-        "machine": machine(),
-        "started_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "runs": runs,
-        **derived(runs),
-    }
-    day = datetime.now(UTC).date().isoformat()
-    path = out / f"{day}-{platform.node()}.json"
+    started = datetime.now(UTC)
+    path = out / f"{started.date().isoformat()}-{platform.node()}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+    data = {n: prepare(cfg, work / f"customers={n}", n, args.days) for n in factors}
+    planned = [(n, k) for n in factors for k in (cores if n == factors[0] else cores[:1])]
+    results: dict[str, Any] = {}
+    runs: list[dict[str, Any]] = []
+    for n, k in planned:
+        log.info("bench: run %s customers on local[%d]", f"{n:,}", k)
+        runs.append({"customers": n, "cores": k, **data[n], **_child(cfg, args, work, n, k)})
+        failed = runs[-1].get("failed")
+        results = {
+            "machine": machine(),
+            "started_at": started.isoformat(timespec="seconds"),
+            # the file is rewritten after every run: a later failure keeps the earlier ones
+            "complete": len(runs) == len(planned) and not failed,
+            "runs": runs,
+            **derived([r for r in runs if "failed" not in r]),
+        }
+        path.write_text(json.dumps(results, indent=2) + "\n", encoding="utf-8")
+        if failed:
+            raise Fin360Error(
+                f"bench run of {n:,} customers on local[{k}] failed ({failed}); "
+                f"what it measured before is in {path}"
+            )
     plot(results, path.with_suffix(".png"))
     results["written_to"] = str(path)
     return results
@@ -580,6 +599,7 @@ def _child(cfg: Config, args: argparse.Namespace, work: Path, n: int, k: int) ->
         "score_rows": args.score_rows,
         "floors": str(run_dir / "floors"),
         "out": str(run_dir / "result.json"),
+        "journal": str(run_dir / "measured.json"),
     }
     spec_file = run_dir / "spec.json"
     spec_file.write_text(json.dumps(spec, indent=2))
@@ -587,7 +607,10 @@ def _child(cfg: Config, args: argparse.Namespace, work: Path, n: int, k: int) ->
         [sys.executable, "-m", "fin360.bench.pipeline", str(spec_file)], check=False
     )
     if done.returncode != 0:
-        raise Fin360Error(f"bench run of {n:,} customers on local[{k}] failed: see above")
+        journal = Path(spec["journal"])
+        measured = json.loads(journal.read_text()) if journal.is_file() else []
+        return {"failed": f"exit code {done.returncode}, logs in {run_dir / 'logs'}",
+                "measured": measured}  # fmt: skip
     return json.loads(Path(spec["out"]).read_text())
 
 
@@ -618,7 +641,7 @@ def derived(runs: list[dict[str, Any]]) -> dict[str, Any]:
         )
         row["increment_vs_full_build"] = r["increment"]["vs_full_build"]
         ratios.append(row)  # fmt: skip
-    most = max(r["cores"] for r in runs)
+    most = max((r["cores"] for r in runs), default=0)
     at_most = sorted((r for r in runs if r["cores"] == most), key=lambda r: r["customers"])
     scaling = {}
     if len(at_most) >= 2:
@@ -630,7 +653,7 @@ def derived(runs: list[dict[str, Any]]) -> dict[str, Any]:
             )
             scaling[stage] = None if b is None else round(b, 2)
     speedup = {}
-    smallest = min(r["customers"] for r in runs)
+    smallest = min((r["customers"] for r in runs), default=0)
     by_cores = sorted((r for r in runs if r["customers"] == smallest), key=lambda r: r["cores"])
     if len(by_cores) >= 2:
         few, many = by_cores[0], by_cores[-1]
@@ -653,8 +676,9 @@ def plot(results: dict[str, Any], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    most = max(r["cores"] for r in results["runs"])
-    runs = sorted((r for r in results["runs"] if r["cores"] == most), key=lambda r: r["customers"])
+    finished = [r for r in results["runs"] if "failed" not in r]
+    most = max(r["cores"] for r in finished)
+    runs = sorted((r for r in finished if r["cores"] == most), key=lambda r: r["customers"])
     x = [r["customers"] for r in runs]
     fig, ax = plt.subplots(figsize=(8, 5))
     for stage in STAGES:
@@ -680,7 +704,8 @@ def plot(results: dict[str, Any], path: Path) -> None:
 
 
 def seconds_table(results: dict[str, Any]) -> list[dict[str, Any]]:
-    """One row per run: customers, cores, seconds per stage, per floor and of the increment."""
+    """One row per finished run: customers, cores, seconds per stage, per floor and of the
+    increment."""
     return [
         {
             "customers": r["customers"],
@@ -690,6 +715,7 @@ def seconds_table(results: dict[str, Any]) -> list[dict[str, Any]]:
             "increment": round(r["increment"]["seconds"], 1),
         }
         for r in results["runs"]
+        if "failed" not in r
     ]
 
 

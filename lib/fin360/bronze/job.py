@@ -168,12 +168,13 @@ def land_batch(
                 txn_app_id=app_id,
                 merge_schema=True,  # drift: a new column is added to the table
             )
-            lake.append(
-                checked.transform(quarantined_records(spec.name, raw.columns)),
-                cfg,
-                QUARANTINE,
-                txn_app_id=app_id,
-            )
+            if landed_rows < input_rows:  # a commit only when there is something to keep
+                lake.append(
+                    checked.transform(quarantined_records(spec.name, raw.columns)),
+                    cfg,
+                    QUARANTINE,
+                    txn_app_id=app_id,
+                )
         finally:
             checked.unpersist()
         result = BatchResult(

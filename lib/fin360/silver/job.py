@@ -246,20 +246,22 @@ def judge(
             f"> threshold {b['threshold']:.2%}"
         )
     ok = F.size("_dq_failures") == 0
-    rejected = checked.where(~ok).select(
-        F.col("_source").alias("source"),
-        "_batch_id",
-        "_record_hash",
-        record.alias("record"),
-        F.col("_dq_failures").alias("rules"),
-        F.lit(utc_now()).alias("quarantined_at"),
-    )
-    lake.append(rejected, ctx.cfg, quarantine, txn_app_id=f"fin360.{quarantine}.{_units(pending)}")
     per_batch = (
         checked.groupBy("_source", "_batch_id")
         .agg(F.count(F.lit(1)).alias("rows"), F.count_if(ok).alias("accepted"))
         .collect()
     )  # one row per pending batch
+    if any(r["accepted"] < r["rows"] for r in per_batch):  # a commit only when there are some
+        rejected = checked.where(~ok).select(
+            F.col("_source").alias("source"),
+            "_batch_id",
+            "_record_hash",
+            record.alias("record"),
+            F.col("_dq_failures").alias("rules"),
+            F.lit(utc_now()).alias("quarantined_at"),
+        )
+        txn = f"fin360.{quarantine}.{_units(pending)}"
+        lake.append(rejected, ctx.cfg, quarantine, txn_app_id=txn)
     name = table.partition(".")[2]
     for row in per_batch:
         ctx.summary[f"{name}/{row['_source']}/{row['_batch_id']}"] = {
