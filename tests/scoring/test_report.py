@@ -55,8 +55,10 @@ def _bench_results(folder):
     for run in runs:
         run["stages"]["score"]["customer_seconds"] = run["stages"]["score"]["seconds"] / 4
         run["score_throughput"] = {"customers": 1_000_000, "seconds": 10.0}
+    failed = {"customers": 4000, "cores": 2, "failed": "exit code 137, logs in /x",
+              "measured": [{"name": "bronze", "seconds": 81.5}]}  # fmt: skip
     results = {"machine": bench.machine(), "started_at": "2026-12-02T10:00:00+00:00",
-               "runs": runs, **bench.derived(runs)}  # fmt: skip
+               "runs": [*runs, failed], **bench.derived(runs)}  # fmt: skip
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "2026-12-02-test.json").write_text(json.dumps(results))
     bench.plot(results, folder / "2026-12-02-test.png")
@@ -100,6 +102,11 @@ def test_report_has_every_section_with_embedded_figures(spark, written):
         .first()
     )
     assert top.txn_id in page and top.reasons[0] in page
+    # a bench run that failed is named with what it measured
+    assert (
+        "4,000 customers on local[2] failed (exit code 137, logs in /x) after measuring: bronze 82 s"
+        in page
+    )
     assert "No " not in re.sub(r"<table.*?</table>", "", page, flags=re.S)  # no section missed data
 
 
