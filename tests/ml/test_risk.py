@@ -6,10 +6,11 @@ import mlflow
 import numpy as np
 import pyspark
 import pytest
+from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
 from fin360 import Fin360Error
-from fin360.ml import monitoring, risk, tracking
+from fin360.ml import explain, monitoring, risk, tracking
 from tests.ml.synthetic import synthetic_loans
 
 
@@ -50,6 +51,12 @@ def test_train_logs_registers_and_a_worse_challenger_is_not_promoted(spark, cfg)
     model, version, run_id = tracking.load(cfg, risk.FAMILY, tracking.CHAMPION)
     assert (version, run_id) == (first["version"], first["run_id"])
     scored = risk.with_reason_codes(model, risk.scored(model, good), n=2)
+    assert_df_equality(
+        scored.select("loan_id", "reason_codes"),
+        _reasons_by_hand(model, scored, n=2),
+        ignore_row_order=True,
+        ignore_nullable=True,
+    )
     worst = scored.orderBy(F.desc("pd")).first()
     assert worst["pd"] > 0.5
     # a low bureau score or a high utilisation drives the planted default risk
@@ -64,6 +71,22 @@ def test_train_logs_registers_and_a_worse_challenger_is_not_promoted(spark, cfg)
     assert not decision["promoted"] and "does not beat" in decision["reason"]
     assert decision["challenger_auc_roc"] < decision["champion_auc_roc"]
     assert tracking.alias_version(client, name, tracking.CHAMPION) == first["version"]
+
+
+def _reasons_by_hand(model, scored, n):
+    """The logistic regression's reasons in numpy: per slot, coefficient times the distance of
+    the scaled value from the development mean (the scaler's mean over its deviation)."""
+    weights = model.stages[risk.CLASSIFIER_STAGE].coefficients.toArray()
+    scaler = model.stages[risk.SCALER_STAGE]
+    mean, std = scaler.mean.toArray(), scaler.std.toArray()
+    centre = np.divide(mean, std, out=np.zeros_like(mean), where=std != 0)
+    names = explain.vector_names(scored, "raw_features")
+    rows = []
+    for row in scored.select("loan_id", "features").collect():  # bounded: the synthetic book
+        pushes = (row["features"].toArray() - centre) * weights
+        order = [i for i in np.argsort(-pushes, kind="stable") if pushes[i] > 0][:n]
+        rows.append((row["loan_id"], [names[i] for i in order]))
+    return scored.sparkSession.createDataFrame(rows, "loan_id string, reason_codes array<string>")
 
 
 def test_fairness_gaps_and_ks():

@@ -348,7 +348,7 @@ def scoring_throughput(
 
     from fin360 import lake
     from fin360.ml import risk, segmentation, tracking
-    from fin360.scoring.job import apply_customer_models
+    from fin360.scoring.job import SCORE_COLUMNS, apply_customer_models
 
     day = risk.prepared(
         lake.read(spark, cfg, catalog.GOLD_CUSTOMER_360).where(F.col("as_of_date") == F.lit(as_of))
@@ -367,11 +367,10 @@ def scoring_throughput(
     seg_model = tracking.load(cfg, segmentation.FAMILY, tracking.CHAMPION)[0]
     risk_model = tracking.load(cfg, risk.FAMILY, tracking.CHAMPION)[0]
     started = time.monotonic()
-    kept = apply_customer_models(seg_model, risk_model, features, cfg)
-    kept[2].write.format("delta").mode("overwrite").save(target)
+    scores = apply_customer_models(seg_model, risk_model, features, cfg).select(*SCORE_COLUMNS)
+    scores.write.format("delta").mode("overwrite").save(target)
     seconds = time.monotonic() - started
-    for frame in (*kept[:2], features):
-        frame.unpersist()
+    features.unpersist()
     return {"customers": customers, "seconds": round(seconds, 2)}
 
 

@@ -41,18 +41,27 @@ def top_contributions(
     centre: Sequence[float],
     n: int,
 ) -> Column:
-    """array<string>: the ``n`` features with the largest positive contribution, largest first."""
+    """array<string>: the ``n`` features with the largest positive contribution, largest first.
+
+    Plain column expressions (no higher-order function over the vector), so they compile with
+    the rest of the projection; a slot whose weight is 0 can never push the score up and is
+    left out."""
     if not len(names) == len(weights) == len(centre):
         raise ValueError("names, weights and centre must have one entry per vector slot")
-    w = F.array(*(F.lit(float(v)) for v in weights))
-    c = F.array(*(F.lit(float(v)) for v in centre))
-    label = F.array(*(F.lit(v) for v in names))
-    contributions = F.transform(
-        vector_to_array(vector),
-        lambda x, i: F.struct(
-            ((x - F.element_at(c, i + 1)) * F.element_at(w, i + 1)).alias("contribution"),
-            F.element_at(label, i + 1).alias("feature"),
-        ),
-    )
-    positive = F.filter(contributions, lambda s: s["contribution"] > 0)
-    return F.transform(F.slice(F.sort_array(positive, asc=False), 1, n), lambda s: s["feature"])
+    values = vector_to_array(vector)
+    pushes = []
+    for i, (name, w, c) in enumerate(zip(names, weights, centre, strict=True)):
+        if w == 0:
+            continue
+        contribution = (values[i] - F.lit(float(c))) * F.lit(float(w))
+        pushes.append(
+            F.when(
+                contribution > 0,
+                F.struct(contribution.alias("contribution"), F.lit(name).alias("feature")),
+            )
+        )
+    if not pushes:
+        return F.array().cast("array<string>")
+    # descending order puts the nulls (no push) last; the slice keeps at most n of them
+    top = F.slice(F.sort_array(F.array(*pushes), asc=False), 1, n)
+    return F.array_compact(top.getField("feature"))

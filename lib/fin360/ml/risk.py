@@ -43,7 +43,6 @@ from pyspark.ml.feature import (
     VectorSlicer,
 )
 from pyspark.ml.functions import vector_to_array
-from pyspark.ml.stat import Summarizer
 from pyspark.ml.tuning import CrossValidator, ParamGridBuilder
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -66,7 +65,8 @@ NOT_FEATURES = {LABEL, "is_mature", "gender", "region", "top_complaint_topic_365
 # The application's own terms are inputs; a customer scored without an application gets them
 # as nulls, imputed to the training medians: the PD of a typical application.
 APPLICATION_TERMS = ["loan_principal_applied", "term_months", "interest_rate"]
-CLASSIFIER_STAGE = 5  # index of the classifier in :func:`pipeline`
+SCALER_STAGE = 4  # index of the scaler in :func:`pipeline`
+CLASSIFIER_STAGE = 5  # index of the classifier
 MONITORED_FEATURES = 8  # drift is tracked on the score and this many heaviest features
 SEED = 42
 
@@ -210,16 +210,26 @@ def reason_weights(model: PipelineModel, predictions: DataFrame) -> list[float]:
     return [float(w * np.sign(c or 0.0)) for w, c in zip(importances, corr, strict=True)]
 
 
+def reason_centre(model: PipelineModel) -> list[float]:
+    """The development population's mean of each feature slot, as the classifier sees it: the
+    scaler's training mean over its standard deviation (the scaler does not centre; a slot
+    without spread is scaled to 0)."""
+    scaler = model.stages[SCALER_STAGE]
+    return [m / s if s else 0.0 for m, s in zip(scaler.mean, scaler.std, strict=True)]
+
+
 def with_reason_codes(model: PipelineModel, predictions: DataFrame, n: int) -> DataFrame:
-    """``reason_codes``: the ``n`` features pushing each PD above the scored population's mean."""
-    centre = predictions.select(Summarizer.mean(F.col("features"))).first()[0].toArray()
+    """``reason_codes``: the ``n`` features pushing each PD above that of the development
+    population's average applicant. The reference is the model's, not the scored batch's, so
+    a customer's reasons do not depend on who else is scored that day (and need no pass over
+    the batch)."""
     return predictions.withColumn(
         "reason_codes",
         explain.top_contributions(
             "features",
             explain.vector_names(predictions, "raw_features"),
             reason_weights(model, predictions),
-            centre.tolist(),
+            reason_centre(model),
             n,
         ),
     )

@@ -56,40 +56,35 @@ def _model_columns(cfg: Config, family: str, version: str) -> list[F.Column]:
     ]
 
 
-def customer_scores(
-    segmented: DataFrame,
-    risk_scored: DataFrame,
-    risk_model: Any,
-    bands: dict[str, float],
-    reason_codes: int,
-) -> DataFrame:
-    """Segment, PD, band and reasons for each row of ``gold.customer_360`` (one date), from
-    the segmentation champion's output and the risk champion's (:func:`risk.scored`)."""
-    segments = segmented.select("customer_id", "segment_id", "segment_name")
-    scored = risk.with_reason_codes(risk_model, risk_scored, reason_codes)
-    return scored.select(
-        "customer_id",
-        "as_of_date",
-        "pd",
-        risk.risk_band(F.col("pd"), bands).alias("risk_band"),
-        "reason_codes",
-        "marketing_consent",
-    ).join(segments, "customer_id")
+# gold.customer_scores' own columns, in its order (the model names and versions follow)
+SCORE_COLUMNS = [
+    "customer_id", "as_of_date", "pd", "risk_band", "reason_codes", "segment_id", "segment_name",
+]  # fmt: skip
 
 
 def apply_customer_models(
     segmentation_model: Any, risk_model: Any, features: DataFrame, cfg: Config
-) -> tuple[DataFrame, DataFrame, DataFrame]:
-    """The customer-level champions on ``features`` (:func:`risk.prepared` customer-360 rows):
-    the segmentation and risk outputs, kept (each champion is applied once: its output feeds
-    the scores and the drift monitoring; the caller unpersists them), and the scores."""
-    segment_batch = segmentation_model.transform(features).persist(StorageLevel.MEMORY_AND_DISK)
-    risk_batch = risk.scored(risk_model, risk.as_application(features))
-    risk_batch = risk_batch.persist(StorageLevel.MEMORY_AND_DISK)
-    scores = customer_scores(
-        segment_batch, risk_batch, risk_model, cfg["risk.bands"], cfg["risk.reason_codes"]
+) -> DataFrame:
+    """The customer-level champions on ``features`` (:func:`risk.prepared` customer-360 rows),
+    one after the other on the same rows (no join): ``features``' columns with the segment, the
+    calibrated PD, its band and reason codes. Inputs and outputs together, so one frame feeds
+    the scores, the offers and both families' drift monitoring."""
+    segmented = segmentation_model.transform(features).select(
+        *features.columns, "segment_id", "segment_name"
     )
-    return segment_batch, risk_batch, scores
+    scored = risk.with_reason_codes(
+        risk_model,
+        risk.scored(risk_model, risk.as_application(segmented)),
+        cfg["risk.reason_codes"],
+    )
+    return scored.select(
+        *features.columns,
+        "segment_id",
+        "segment_name",
+        "pd",
+        risk.risk_band(F.col("pd"), cfg["risk.bands"]).alias("risk_band"),
+        "reason_codes",
+    )
 
 
 RING_REASON = "fraud_ring_member"
@@ -255,13 +250,13 @@ def run(spark: SparkSession, cfg: Config, as_of: date) -> dict[str, Any]:
         }
         versions = {family: version for family, (_, version, _) in models.items()}
         clock = time.monotonic()
-        segment_batch, risk_batch, scores = apply_customer_models(
+        scored = apply_customer_models(
             models[segmentation.FAMILY][0], models[risk.FAMILY][0], features, cfg
-        )
+        ).persist(StorageLevel.MEMORY_AND_DISK)
         with stage(log, JOB, table=CUSTOMER_SCORES, as_of=as_of) as out:
             lake.replace_where(
-                scores.drop("marketing_consent").select(
-                    "*",
+                scored.select(
+                    *SCORE_COLUMNS,
                     *_model_columns(cfg, segmentation.FAMILY, versions[segmentation.FAMILY]),
                     *_model_columns(cfg, risk.FAMILY, versions[risk.FAMILY]),
                 ),
@@ -270,17 +265,17 @@ def run(spark: SparkSession, cfg: Config, as_of: date) -> dict[str, Any]:
                 f"as_of_date = '{as_of.isoformat()}'",
                 ["as_of_date"],
             )
-            written = lake.read(spark, cfg, CUSTOMER_SCORES).where(
-                F.col("as_of_date") == F.lit(as_of)
+            customers = (
+                lake.read(spark, cfg, CUSTOMER_SCORES)
+                .where(F.col("as_of_date") == F.lit(as_of))
+                .count()
             )
-            customers = written.count()
             out.update(rows=customers)
         # what the customer-level families cost: both champions applied, reasons, written
         customer_seconds = time.monotonic() - clock
         with stage(log, JOB, table=NEXT_BEST_OFFER, as_of=as_of) as out:
-            consent = features.select("customer_id", "marketing_consent")
             offers = next_best_offers(
-                written.join(consent, "customer_id"),
+                scored.select("customer_id", "segment_id", "risk_band", "marketing_consent"),
                 *_customer_inputs(spark, cfg, as_of),
                 cfg["scoring.offers_per_customer"],
                 cfg["scoring.credit_offer_bands"],
@@ -301,9 +296,9 @@ def run(spark: SparkSession, cfg: Config, as_of: date) -> dict[str, Any]:
         with stage(log, JOB, table=TRANSACTION_ALERTS, as_of=as_of) as out:
             transactions_started = time.monotonic()
             window = anomaly.window_features(spark, cfg, as_of)
-            scored = anomaly.with_reasons(models[anomaly.FAMILY][0].transform(window))
-            scored = with_ring_reason(scored, _ring_members(spark, cfg, as_of)).cache()
-            alerts = transaction_alerts(scored, cfg["anomaly.alert_rate"]).select(
+            txns = anomaly.with_reasons(models[anomaly.FAMILY][0].transform(window))
+            txns = with_ring_reason(txns, _ring_members(spark, cfg, as_of)).cache()
+            alerts = transaction_alerts(txns, cfg["anomaly.alert_rate"]).select(
                 F.lit(as_of).cast("date").alias("as_of_date"),
                 "txn_id", "customer_id", "event_ts", "txn_type", "amount_base",
                 "anomaly_score", "is_alert", "alert_rank", "reasons",
@@ -332,13 +327,13 @@ def run(spark: SparkSession, cfg: Config, as_of: date) -> dict[str, Any]:
             psi = {
                 family: _monitor(spark, cfg, as_of, family, versions[family], models[family][2], batch)
                 for family, batch in (
-                    (segmentation.FAMILY, segment_batch),
-                    (risk.FAMILY, risk_batch),
-                    (anomaly.FAMILY, scored),
+                    (segmentation.FAMILY, scored),
+                    (risk.FAMILY, scored),
+                    (anomaly.FAMILY, txns),
                 )
             }  # fmt: skip
             out.update(columns=sum(len(v) for v in psi.values()))
-        for batch in (scored, segment_batch, risk_batch):
+        for batch in (txns, scored):
             batch.unpersist()
     finally:
         features.unpersist()
