@@ -86,7 +86,7 @@ TABLES: tuple[Table, ...] = (
     Table(GOLD_GRAPH_HUBS, "identifiers shared by too many customers to link them, per as-of date", ("as_of_date", "kind", "identifier"), ("as_of_date",)),
     Table(GOLD_TRAINING_CREDIT_RISK, "one row per loan: features the day before application, label", ("loan_id",)),
     Table(GOLD_CUSTOMER_SCORES, "segment, PD, band and reasons per customer and date", ("customer_id", "as_of_date"), ("as_of_date",)),
-    Table(GOLD_TRANSACTION_ALERTS, "anomaly scores of a date's window; the top share are alerts", ("txn_id", "as_of_date"), ("as_of_date",)),
+    Table(GOLD_TRANSACTION_ALERTS, "anomaly scores of the window's transactions first scored on a date; the top share are alerts", ("txn_id", "as_of_date"), ("as_of_date",)),
     Table(GOLD_NEXT_BEST_OFFER, "ranked product offers per customer and date", ("customer_id", "as_of_date", "product_code"), ("as_of_date",)),
     Table(OPS_JOB_RUNS, "one row per unit of work of every job run", ("run_id", "unit")),
     Table(OPS_DQ_RESULTS, "every data-quality rule's result per silver batch", ("run_id", "table", "rule")),

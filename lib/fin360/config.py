@@ -120,6 +120,7 @@ SCHEMA: dict[str, Any] = {
         "label_propagation_max_iter": int,
         "ring_max_size": int,
         "ring_cutoff": float,
+        "refresh_days": int,  # rebuilt when the latest graph is this many days old (1: daily)
     },
     "anomaly": {
         "window_days": int,  # transactions scored: the last N days up to the as-of date

@@ -34,7 +34,7 @@ from pyspark.sql import functions as F
 from fin360 import Fin360Error, code_version, lake
 from fin360.config import Config
 from fin360.gold import graph as gold_graph
-from fin360.gold.job import CUSTOMER_360, GRAPH_FEATURES, load_sources
+from fin360.gold.job import CUSTOMER_360, GRAPH_FEATURES, graph_date, load_sources
 from fin360.logs import stage
 from fin360.ml import monitoring, tracking
 from fin360.scoring.job import CUSTOMER_SCORES, TRANSACTION_ALERTS
@@ -272,10 +272,11 @@ def fraud_rings(spark: SparkSession, cfg: Config, as_of: date) -> Section:
     """Customers over the ring-score cut-off, grouped by identity component, and the largest
     group drawn with the money it moved among its members."""
     section = Section("Fraud rings")
-    graph = _on(spark, cfg, GRAPH_FEATURES, as_of)
-    if graph is None:
+    built = graph_date(spark, cfg, as_of)  # rebuilt every graph.refresh_days
+    if built is None:
         section.text(f"No graph features for {as_of}: run `fin360 run gold --as-of {as_of}`.")
         return section
+    graph = lake.read(spark, cfg, GRAPH_FEATURES).where(F.col("as_of_date") == F.lit(built))
     cutoff = cfg["graph.ring_cutoff"]
     flagged = graph.where(F.col("ring_score") >= cutoff)
     groups = (
@@ -292,7 +293,8 @@ def fraud_rings(spark: SparkSession, cfg: Config, as_of: date) -> Section:
     )  # a few groups
     section.text(
         f"{int(groups['members'].sum()) if len(groups) else 0} customers at ring_score >= "
-        f"{cutoff} on {as_of}, in {len(groups)} groups of linked identities (largest first)."
+        f"{cutoff} in the graph of {built}, in {len(groups)} groups of linked identities "
+        "(largest first)."
     )
     if groups.empty:
         return section
@@ -307,7 +309,7 @@ def fraud_rings(spark: SparkSession, cfg: Config, as_of: date) -> Section:
     )  # one group's members, at most DRAWN_MEMBERS
     opts = gold_graph.GraphOptions.from_config(cfg["graph"])
     links = (
-        gold_graph.money_edges(load_sources(spark, cfg), as_of, opts)
+        gold_graph.money_edges(load_sources(spark, cfg), built, opts)
         .where(F.col("src").isin(members) & F.col("dst").isin(members))
         .toPandas()
     )  # bounded: transfers among those few members
@@ -325,7 +327,7 @@ def fraud_rings(spark: SparkSession, cfg: Config, as_of: date) -> Section:
         ax.annotate(customer[-6:], (np.cos(a), np.sin(a)), xytext=(0, 16),
                     textcoords="offset points", ha="center")  # fmt: skip
     ax.set_axis_off()
-    ax.set_title(f"{len(members)} linked customers and their transfers ({as_of})")
+    ax.set_title(f"{len(members)} linked customers and their transfers ({built})")
     section.plot("fraud_ring.png", fig, "The largest group over the ring-score cut-off")
     return section
 

@@ -64,6 +64,27 @@ def test_window_transactions_are_described_against_the_customer_history(spark):
     assert velocity == (1.0, 2.0, 1.0)
 
 
+def test_transactions_scored_before_are_left_out_and_still_count_for_velocity(spark):
+    from decimal import Decimal
+
+    history = [_txn(f"h{i}", 1 + i, 10, Decimal("100")) for i in range(3)]
+    window = [
+        _txn("yesterday", 8, 23, Decimal("100")),  # scored on an earlier date
+        _txn("late", 8, 10, Decimal("100"), country="MO"),  # arrived late: never scored
+        _txn("today", 9, 0, Decimal("100")),  # 23:00 the day before counts
+    ]
+    txns = spark.createDataFrame([*history, *window], SCHEMA)
+    scored = spark.createDataFrame([("yesterday",)], "txn_id string")
+    got = anomaly.transaction_features(txns, date(2025, 3, 9), 2, 7, "UTC", scored).select(
+        "txn_id", "new_country", "velocity_1h"
+    )
+    expected = spark.createDataFrame(
+        [("late", 1.0, 1.0), ("today", 0.0, 2.0)],
+        "txn_id string, new_country double, velocity_1h double",
+    )
+    assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)
+
+
 def test_graph_features_come_from_the_latest_graph_date_on_or_before_the_window(spark, cfg):
     from chispa import assert_df_equality
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import mlflow
 import pytest
+from chispa import assert_df_equality
+from delta.tables import DeltaTable
 from pyspark.sql import functions as F
 
 from fin360 import lake
@@ -98,8 +102,33 @@ def test_score_tables_cover_every_customer_and_transaction(spark, scored_lake):
     assert monitored.where(F.col("column").isin("pd", "anomaly_score", "segment_id")).count() == 3
 
 
-def test_rescoring_a_date_replaces_it(spark, scored_lake):
+def test_a_daily_run_scores_each_transaction_once_and_a_rerun_replaces_its_date(spark, scored_lake):
     cfg, as_of, _, summary = scored_lake
+    alerts = lake.read(spark, cfg, job.TRANSACTION_ALERTS)
+    first = alerts.where(F.col("as_of_date") == F.lit(as_of))
+    today = [r["txn_id"] for r in first.where(F.to_date("event_ts") == F.lit(as_of)).collect()]
+    assert 0 < len(today) < summary["transactions"]
+    # yesterday's run scored the window's earlier days: today's scores only what it did not
+    yesterday = as_of - timedelta(days=1)
+    earlier = first.where(F.to_date("event_ts") < F.lit(as_of))
+    where_yesterday = f"as_of_date = '{yesterday.isoformat()}'"
+    lake.replace_where(
+        earlier.withColumn("as_of_date", F.lit(yesterday)), cfg, job.TRANSACTION_ALERTS,
+        where_yesterday, ["as_of_date"],
+    )  # fmt: skip
+    daily = job.run(spark, cfg, as_of)
+    assert daily["transactions"] == len(today)
+    assert_df_equality(
+        lake.read(spark, cfg, job.TRANSACTION_ALERTS)
+        .where(F.col("as_of_date") == F.lit(as_of))
+        .select("txn_id"),
+        spark.createDataFrame([(t,) for t in today], "txn_id string"),
+        ignore_row_order=True,
+        ignore_nullable=True,
+    )
+
+    # without yesterday's run, a rerun of the date scores the whole window again, replacing it
+    DeltaTable.forPath(spark, lake.table_path(cfg, job.TRANSACTION_ALERTS)).delete(where_yesterday)
     again = job.run(spark, cfg, as_of)
     assert (again["customers"], again["transactions"]) == (
         summary["customers"],

@@ -58,7 +58,9 @@ def test_row_rules_tag_each_failing_row(spark):
 def test_results_one_per_rule_and_blocking_threshold(spark):
     accounts = spark.createDataFrame([("A1",)], "account_id string")
     checked = quality.with_rule_failures(_rows(spark), RULES, {"silver.accounts": accounts})
-    results = quality.rule_results(checked, RULES, now=datetime(2026, 3, 1))
+    results = quality.rule_results(
+        quality.failure_profile(checked, RULES), RULES, now=datetime(2026, 3, 1)
+    )
     by_rule = {r["rule"]: r for r in results}
     assert [r["rule"] for r in results] == [r.name for r in RULES]
     assert by_rule["id_unique"]["rows_failed"] == 2
@@ -68,7 +70,9 @@ def test_results_one_per_rule_and_blocking_threshold(spark):
     strict = [Rule("id_present", "not_null", ("id",), blocking=True, threshold=0.1)]
     breaches = quality.blocking_breaches(
         quality.rule_results(
-            quality.with_rule_failures(_rows(spark), strict), strict, now=datetime(2026, 1, 1)
+            quality.failure_profile(quality.with_rule_failures(_rows(spark), strict), strict),
+            strict,
+            now=datetime(2026, 1, 1),
         )
     )
     assert [b["rule"] for b in breaches] == ["id_present"]
@@ -76,9 +80,11 @@ def test_results_one_per_rule_and_blocking_threshold(spark):
 
 def test_row_count_change_against_previous_batch(spark):
     rule = Rule("volume", "row_count_change", params={"max_change": 0.5})
-    df = quality.with_rule_failures(_rows(spark), [rule])
-    assert quality.rule_results(df, [rule], now=datetime(2026, 1, 1), previous_rows=4)[0]["passed"]
-    assert not quality.rule_results(df, [rule], now=datetime(2026, 1, 1), previous_rows=20)[0][
+    profile = quality.failure_profile(quality.with_rule_failures(_rows(spark), [rule]), [rule])
+    assert quality.rule_results(profile, [rule], now=datetime(2026, 1, 1), previous_rows=4)[0][
+        "passed"
+    ]
+    assert not quality.rule_results(profile, [rule], now=datetime(2026, 1, 1), previous_rows=20)[0][
         "passed"
     ]
 

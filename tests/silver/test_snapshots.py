@@ -126,7 +126,10 @@ def test_new_snapshots_open_versions_and_gold_sees_them_on_their_dates(
     ]
 
     gold.run(spark, cfg, before)
-    gold.run(spark, cfg, after)
+    # two days on, the graph of `before` holds (graph.refresh_days 7): kept, not rebuilt
+    assert gold.run(spark, cfg, after)["graph_as_of"] == before.isoformat()
+    graph_dates = lake.read(spark, cfg, catalog.GOLD_GRAPH_FEATURES).select("as_of_date")
+    assert [r[0] for r in graph_dates.distinct().collect()] == [before]
     owner = (
         lake.read(spark, cfg, catalog.silver("account_holder"))
         .where(F.col("account_id") == account_id)

@@ -15,7 +15,7 @@ experiment for the data pipeline's own results. Jobs never import this package.
 from __future__ import annotations
 
 import logging
-from datetime import date
+from datetime import date, timedelta
 from math import comb
 from pathlib import Path
 from typing import Any
@@ -158,8 +158,10 @@ def segmentation(spark: SparkSession, cfg: Config, as_of: date) -> tuple[dict[st
 
 
 def anomaly_alerts(spark: SparkSession, cfg: Config, as_of: date) -> tuple[dict[str, float], str]:
+    # each transaction of the window is scored once, on the first date that saw it
+    start = as_of - timedelta(days=cfg["anomaly.window_days"] - 1)
     window = lake.read(spark, cfg, catalog.GOLD_TRANSACTION_ALERTS).where(
-        F.col("as_of_date") == F.lit(as_of)
+        F.col("as_of_date").between(F.lit(start), F.lit(as_of))
     )
     cases = _truth(spark, cfg, "anomalies").select("txn_id", F.lit(1).alias("_case"))
     stats = (
@@ -168,7 +170,7 @@ def anomaly_alerts(spark: SparkSession, cfg: Config, as_of: date) -> tuple[dict[
             F.count_if("is_alert").alias("alerts"),
             F.count_if(F.col("is_alert") & F.col("_case").isNotNull()).alias("hits"),
             F.count("_case").alias("cases"),
-            F.first("anomaly_model_version").alias("version"),
+            F.max_by("anomaly_model_version", "as_of_date").alias("version"),
         )
         .first()
     )

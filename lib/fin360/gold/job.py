@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 from datetime import date
+from typing import Any
 
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame, SparkSession
@@ -206,7 +207,24 @@ def build_graph_features(
     }
 
 
-def run(spark: SparkSession, cfg: Config, as_of: date) -> dict[str, int]:
+def graph_date(spark: SparkSession, cfg: Config, as_of: date) -> date | None:
+    """The latest date of ``gold.graph_features`` on or before ``as_of``, or None."""
+    if not lake.exists(spark, cfg, GRAPH_FEATURES):
+        return None
+    graph = lake.read(spark, cfg, GRAPH_FEATURES).where(F.col("as_of_date") <= F.lit(as_of))
+    return graph.agg(F.max("as_of_date")).first()[0]
+
+
+def graph_at(spark: SparkSession, cfg: Config, as_of: date) -> DataFrame | None:
+    """``gold.graph_features`` as of ``as_of``: its latest date on or before it (the graph is
+    rebuilt every ``graph.refresh_days``), or None when there is none."""
+    latest = graph_date(spark, cfg, as_of)
+    if latest is None:
+        return None
+    return lake.read(spark, cfg, GRAPH_FEATURES).where(F.col("as_of_date") == F.lit(latest))
+
+
+def run(spark: SparkSession, cfg: Config, as_of: date) -> dict[str, Any]:
     job = JobRun(spark, cfg, JOB)
     started = utc_now()
     done = succeeded_units(spark, cfg, JOB)
@@ -246,7 +264,14 @@ def run(spark: SparkSession, cfg: Config, as_of: date) -> dict[str, int]:
         )
         out.update(rows=rows)
     with stage(log, "gold", table=GRAPH_FEATURES, as_of=as_of) as out:
-        out.update(build_graph_features(spark, cfg, sources, spine, as_of))
+        latest = graph_date(spark, cfg, as_of)
+        age = (as_of - latest).days if latest is not None else None
+        if age is not None and 0 < age < cfg["graph.refresh_days"]:
+            # a year of identifiers and 90 days of transfers: a day moves little (README)
+            out.update(kept=latest.isoformat(), age_days=age)
+        else:
+            out.update(build_graph_features(spark, cfg, sources, spine, as_of))
+            latest = as_of
     with stage(log, "gold", table=TRAINING_CREDIT_RISK, since=kept.since) as out:
         loan_feats = feats.join(loan_days, features.SPINE, "left_semi").withColumnRenamed(
             "as_of_date", "feature_date"
@@ -274,6 +299,7 @@ def run(spark: SparkSession, cfg: Config, as_of: date) -> dict[str, int]:
                    kept_stored=kept.kept is not None)  # fmt: skip
     summary = {
         "customer_360_rows": rows,
+        "graph_as_of": latest.isoformat(),
         "training_rows": stats["rows"],
         "training_mature": stats["mature"],
     }

@@ -61,11 +61,18 @@ TOP_SHARES = (0.001, 0.01)
 
 
 def transaction_features(
-    txns: DataFrame, as_of: date, window_days: int, history_days: int, timezone: str
+    txns: DataFrame,
+    as_of: date,
+    window_days: int,
+    history_days: int,
+    timezone: str,
+    scored: DataFrame | None = None,
 ) -> DataFrame:
     """One row per transaction of the ``window_days`` up to ``as_of`` (inclusive), with
     :data:`FEATURES` against the customer's ``history_days`` before the window. ``txns``:
-    silver.transactions with ``customer_id``. Customers without history get nulls (imputed)."""
+    silver.transactions with ``customer_id``. Customers without history get nulls (imputed).
+    ``scored`` (``txn_id``): transactions already scored, left out (the velocity still counts
+    them), so a daily run scores each transaction once, a late arrival of the window too."""
     start = as_of - timedelta(days=window_days - 1)
     history_start = start - timedelta(days=history_days)
     day = F.to_date("event_ts")
@@ -85,7 +92,12 @@ def transaction_features(
         day.alias("day"),
     )
     history = events.where((F.col("day") >= history_start) & (F.col("day") < start))
-    window = events.where((F.col("day") >= start) & (F.col("day") <= as_of))
+    velocity = Window.partitionBy("customer_id").orderBy(F.col("event_ts").cast("long"))
+    window = events.where((F.col("day") >= start) & (F.col("day") <= as_of)).withColumn(
+        "velocity_1h", F.count(F.lit(1)).over(velocity.rangeBetween(-3600, 0)).cast("double")
+    )
+    if scored is not None:
+        window = window.join(scored.select("txn_id"), "txn_id", "left_anti")
 
     # amounts against the same kind of transaction: card purchases and transfers differ
     kind = ["customer_id", "txn_type"]
@@ -112,7 +124,6 @@ def transaction_features(
         *(F.collect_set(column).alias(name) for column, name in seen.items()),
         F.array(*(F.count_if(F.col("local_hour") == h) for h in range(24))).alias("_hours"),
     )
-    velocity = Window.partitionBy("customer_id").orderBy(F.col("event_ts").cast("long"))
     has_history = F.col("history_n").isNotNull()
 
     def new(column: str) -> F.Column:
@@ -147,10 +158,7 @@ def transaction_features(
                 has_history,
                 -F.ln((F.coalesce("hour_n", F.lit(0)) + 1) / (F.col("history_n") + 24)),
             ).alias("hour_rarity"),
-            F.count(F.lit(1))
-            .over(velocity.rangeBetween(-3600, 0))
-            .cast("double")
-            .alias("velocity_1h"),
+            "velocity_1h",
         )
     )
 
@@ -223,7 +231,11 @@ def load_transactions(spark: SparkSession, cfg: Config) -> DataFrame:
 
 
 def window_features(
-    spark: SparkSession, cfg: Config, as_of: date, txns: DataFrame | None = None
+    spark: SparkSession,
+    cfg: Config,
+    as_of: date,
+    txns: DataFrame | None = None,
+    scored: DataFrame | None = None,
 ) -> DataFrame:
     txns = txns if txns is not None else load_transactions(spark, cfg)
     out = transaction_features(
@@ -232,6 +244,7 @@ def window_features(
         cfg["anomaly.window_days"],
         cfg["anomaly.history_days"],
         cfg["silver.default_timezone"],
+        scored,
     )
     extra = cfg.get("anomaly.graph_features") or []
     return with_graph_features(spark, cfg, out, as_of, extra) if extra else out
@@ -250,7 +263,9 @@ def with_graph_features(
     unknown = sorted(set(columns) - set(graph.columns))
     if unknown:
         raise ConfigError(f"anomaly.graph_features: {unknown} are not columns of {table}")
-    latest = graph.where(F.col("as_of_date") <= F.lit(as_of)).agg(F.max("as_of_date")).first()[0]
+    from fin360.gold.job import graph_date
+
+    latest = graph_date(spark, cfg, as_of)
     if latest is None:
         raise Fin360Error(
             f"anomaly.graph_features: {table} has no date on or before {as_of}: {hint}"

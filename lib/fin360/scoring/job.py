@@ -1,4 +1,4 @@
-"""Batch scoring: every customer and every transaction of the window, with the champions.
+"""Batch scoring: every customer and each new transaction of the window, with the champions.
 
 Each family's ``champion`` is loaded as its native Spark pipeline
 (``mlflow.spark.load_model("models:/<name>@champion")``), so scoring is plain DataFrame
@@ -6,10 +6,12 @@ transforms that run in the executors and scale with the cluster (``mlflow.pyfunc
 would start a Spark session inside every Python worker). For one as-of date it writes:
 
 - ``gold.customer_scores``: segment id and name, calibrated PD, risk band, reason codes;
-- ``gold.transaction_alerts``: every transaction of the anomaly window with its score and
-  reasons (``fraud_ring_member`` first for a customer at or above ``graph.ring_cutoff`` in
-  the date's ``gold.graph_features``); the top ``anomaly.alert_rate`` are alerts, ranked 1
-  (most anomalous) upwards;
+- ``gold.transaction_alerts``: each transaction of the last ``anomaly.window_days`` that no
+  earlier date scored (the first run scores the whole window, a daily run the day's and any
+  late arrival, so each transaction is scored and alerted once), with its score and reasons
+  (``fraud_ring_member`` first for a customer at or above ``graph.ring_cutoff`` in
+  ``gold.graph_features`` as of the date); the top ``anomaly.alert_rate`` are alerts, ranked
+  1 (most anomalous) upwards;
 - ``gold.next_best_offer``: up to ``scoring.offers_per_customer`` products the customer does
   not hold, ranked by how common they are in the customer's segment, offered only with
   marketing consent, at the product's minimum age, and for credit products only to the
@@ -25,7 +27,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import mlflow
@@ -91,17 +93,14 @@ RING_REASON = "fraud_ring_member"
 
 
 def _ring_members(spark: SparkSession, cfg: Config, as_of: date) -> DataFrame | None:
-    """Customers at or above ``graph.ring_cutoff`` in the date's ``gold.graph_features``."""
-    if not lake.exists(spark, cfg, catalog.GOLD_GRAPH_FEATURES):
+    """Customers at or above ``graph.ring_cutoff`` in ``gold.graph_features`` as of the date
+    (its latest graph on or before it)."""
+    from fin360.gold.job import graph_at
+
+    graph = graph_at(spark, cfg, as_of)
+    if graph is None:
         return None
-    return (
-        lake.read(spark, cfg, catalog.GOLD_GRAPH_FEATURES)
-        .where(
-            (F.col("as_of_date") == F.lit(as_of))
-            & (F.col("ring_score") >= cfg["graph.ring_cutoff"])
-        )
-        .select("customer_id")
-    )
+    return graph.where(F.col("ring_score") >= cfg["graph.ring_cutoff"]).select("customer_id")
 
 
 def with_ring_reason(scored: DataFrame, ring_members: DataFrame | None) -> DataFrame:
@@ -118,6 +117,19 @@ def with_ring_reason(scored: DataFrame, ring_members: DataFrame | None) -> DataF
             ),
         )
         .drop("_ring")
+    )
+
+
+def scored_before(spark: SparkSession, cfg: Config, as_of: date) -> DataFrame | None:
+    """``txn_id`` of the transactions of the anomaly window already scored on an earlier date
+    (its partitions of ``gold.transaction_alerts`` within the window), or None."""
+    if not lake.exists(spark, cfg, TRANSACTION_ALERTS):
+        return None
+    start = as_of - timedelta(days=cfg["anomaly.window_days"] - 1)
+    return (
+        lake.read(spark, cfg, TRANSACTION_ALERTS)
+        .where((F.col("as_of_date") >= F.lit(start)) & (F.col("as_of_date") < F.lit(as_of)))
+        .select("txn_id")
     )
 
 
@@ -295,7 +307,9 @@ def run(spark: SparkSession, cfg: Config, as_of: date) -> dict[str, Any]:
             out.update(rows=lake.read(spark, cfg, NEXT_BEST_OFFER).where(F.col("as_of_date") == F.lit(as_of)).count())  # fmt: skip
         with stage(log, JOB, table=TRANSACTION_ALERTS, as_of=as_of) as out:
             transactions_started = time.monotonic()
-            window = anomaly.window_features(spark, cfg, as_of)
+            window = anomaly.window_features(
+                spark, cfg, as_of, scored=scored_before(spark, cfg, as_of)
+            )
             txns = anomaly.with_reasons(models[anomaly.FAMILY][0].transform(window))
             txns = with_ring_reason(txns, _ring_members(spark, cfg, as_of)).cache()
             alerts = transaction_alerts(txns, cfg["anomaly.alert_rate"]).select(

@@ -222,19 +222,15 @@ def judge(
     the table's quarantine, and count accepted and quarantined rows per source batch into
     ``ctx.summary``."""
     quarantine = catalog.silver_quarantine(table)
-    mapping_rules = sorted(
-        r[0]
-        for r in checked.select(F.explode("_dq_failures"))
-        .distinct()
-        .where(F.col("col").contains(":"))
-        .collect()
-    )  # bounded: at most one per mapped column
+    # the one pass over the batch: rows per source batch and set of failed rules
+    profile = quality.failure_profile(checked, rules, by=("_source", "_batch_id"))
+    mapping_rules = sorted({f for p in profile for f in p[quality.FAILURES] if ":" in f})
     built_in = [
         *(quality.Rule(name, "flag") for name in BUILT_IN_RULES),
         *(quality.Rule(name, "flag", (name.split(":", 1)[1],)) for name in mapping_rules),
     ]
     results = quality.rule_results(
-        checked, [*rules, *built_in], now=utc_now(), previous_rows=_previous_rows(ctx, table)
+        profile, [*rules, *built_in], now=utc_now(), previous_rows=_previous_rows(ctx, table)
     )
     _write_dq_results(ctx, table, pending, results)
     breaches = quality.blocking_breaches(results)
@@ -246,12 +242,14 @@ def judge(
             f"> threshold {b['threshold']:.2%}"
         )
     ok = F.size("_dq_failures") == 0
-    per_batch = (
-        checked.groupBy("_source", "_batch_id")
-        .agg(F.count(F.lit(1)).alias("rows"), F.count_if(ok).alias("accepted"))
-        .collect()
-    )  # one row per pending batch
-    if any(r["accepted"] < r["rows"] for r in per_batch):  # a commit only when there are some
+    per_batch: dict[tuple[str, str], dict[str, int]] = {}  # (source, batch) -> rows, accepted
+    for p in profile:
+        counts = per_batch.setdefault((p["_source"], p["_batch_id"]), {"rows": 0, "accepted": 0})
+        counts["rows"] += p["_rows"]
+        counts["accepted"] += 0 if p[quality.FAILURES] else p["_rows"]
+    if any(
+        r["accepted"] < r["rows"] for r in per_batch.values()
+    ):  # a commit only when there are some
         rejected = checked.where(~ok).select(
             F.col("_source").alias("source"),
             "_batch_id",
@@ -263,16 +261,16 @@ def judge(
         txn = f"fin360.{quarantine}.{_units(pending)}"
         lake.append(rejected, ctx.cfg, quarantine, txn_app_id=txn)
     name = table.partition(".")[2]
-    for row in per_batch:
-        ctx.summary[f"{name}/{row['_source']}/{row['_batch_id']}"] = {
-            "input_rows": row["rows"],
-            "accepted": row["accepted"],
-            "quarantined": row["rows"] - row["accepted"],
+    for (source, batch_id), counts in per_batch.items():
+        ctx.summary[f"{name}/{source}/{batch_id}"] = {
+            "input_rows": counts["rows"],
+            "accepted": counts["accepted"],
+            "quarantined": counts["rows"] - counts["accepted"],
         }
-    accepted_rows = sum(r["accepted"] for r in per_batch)
+    accepted_rows = sum(r["accepted"] for r in per_batch.values())
     return {
         "accepted": accepted_rows,
-        "quarantined": sum(r["rows"] for r in per_batch) - accepted_rows,
+        "quarantined": sum(r["rows"] for r in per_batch.values()) - accepted_rows,
     }
 
 

@@ -2,8 +2,9 @@
 
 Row rules (not_null, unique, range, allowed_values, regex, references) tag each failing row
 in an array column ``_dq_failures``; table rules (freshness, row_count_change) judge the batch
-as a whole. All rule outcomes of a table come from one aggregation pass. A ``blocking`` rule
-whose failure rate exceeds its ``threshold`` stops the job.
+as a whole. All rule outcomes of a batch come from one aggregation pass
+(:func:`failure_profile`). A ``blocking`` rule whose failure rate exceeds its ``threshold``
+stops the job.
 
 Why not a library: Databricks Labs DQX 0.17 cannot build its engine on open-source Spark
 without a reachable Databricks workspace (its constructor probes the workspace API), and
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import Column, DataFrame, Row, Window
 from pyspark.sql import functions as F
 
 from fin360 import Fin360Error
@@ -151,29 +152,36 @@ def with_rule_failures(
     return out.drop(*(_ref_flag(r) for r in row_rules if r.check == "references"))
 
 
+def failure_profile(checked: DataFrame, rules: list[Rule], by: tuple[str, ...] = ()) -> list[Row]:
+    """``checked`` (the output of :func:`with_rule_failures`) in one pass: its rows per ``by``
+    and distinct set of failed rules (``_rows``), with each freshness rule's newest value.
+    Small (``by`` groups x failure combinations): every rule's outcome (:func:`rule_results`)
+    and the rows accepted per group follow from it without another pass."""
+    newest = [F.max(r.column).alias(f"_newest{i}") for i, r in enumerate(rules) if r.check == "freshness"]  # fmt: skip
+    return (
+        checked.groupBy(*by, F.array_sort(FAILURES).alias(FAILURES))
+        .agg(F.count(F.lit(1)).alias("_rows"), *newest)
+        .collect()
+    )
+
+
 def rule_results(
-    checked: DataFrame,
+    profile: list[Row],
     rules: list[Rule],
     *,
     now: datetime,
     previous_rows: int | None = None,
 ) -> list[dict[str, Any]]:
-    """Every rule's outcome on ``checked`` (the output of ``with_rule_failures``), one pass."""
-    aggs = [F.count(F.lit(1)).alias("_rows")]
-    for i, rule in enumerate(rules):
-        if rule.check in ROW_CHECKS or rule.check == FLAG_CHECK:
-            aggs.append(F.count_if(F.array_contains(FAILURES, rule.name)).alias(f"r{i}"))
-        elif rule.check == "freshness":
-            aggs.append(F.max(rule.column).alias(f"r{i}"))
-    stats = checked.agg(*aggs).first()
-    rows = stats["_rows"]
+    """Every rule's outcome on the batch of ``profile`` (:func:`failure_profile`)."""
+    rows = sum(p["_rows"] for p in profile)
     results = []
     for i, rule in enumerate(rules):
         observed: Any = None
         if rule.check in ROW_CHECKS or rule.check == FLAG_CHECK:
-            failed = stats[f"r{i}"]
+            failed = sum(p["_rows"] for p in profile if rule.name in p[FAILURES])
         elif rule.check == "freshness":
-            newest = stats[f"r{i}"]
+            newest = max((p[f"_newest{i}"] for p in profile if p[f"_newest{i}"] is not None),
+                         default=None)  # fmt: skip
             observed = newest
             oldest_allowed = now - timedelta(days=float(rule.params["max_age_days"]))
             failed = rows if newest is None or _as_datetime(newest) < oldest_allowed else 0
