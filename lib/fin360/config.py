@@ -83,6 +83,10 @@ SCHEMA: dict[str, Any] = {
             "name_similarity": float,  # min Jaro-Winkler-like ratio for the fuzzy rule
             "address_similarity": float,
         },
+        "dates": {  # a date or time outside is quarantined (implausible_date:<column>)
+            "earliest": str,
+            "latest": str,
+        },
     },
     "mlflow": {
         "tracking_uri": str,  # sqlite:///relative/path.db is taken from the project root

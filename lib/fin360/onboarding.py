@@ -12,7 +12,7 @@ printed.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -129,7 +129,9 @@ def _check_source(
             if declared not in landed.columns:
                 landed = landed.withColumn(declared, F.lit(None).cast("string"))
         for m in mappings:
-            report.entities[m.entity.name] = _check_mapping(landed, m, rules, tz, sample)
+            report.entities[m.entity.name] = _check_mapping(
+                landed, m, rules, tz, mapping.date_bounds(cfg), sample
+            )
     finally:
         checked.unpersist()
 
@@ -139,6 +141,7 @@ def _check_mapping(
     m: mapping.EntityMapping,
     rules: dict[str, list[quality.Rule]],
     tz: str,
+    dates: tuple[date, date],
     sample: int,
 ) -> dict:
     entity_rules = [
@@ -147,7 +150,7 @@ def _check_mapping(
         if r.check in quality.ROW_CHECKS - {"references"}
         and set(r.columns) <= set(m.entity.column_names)
     ]
-    mapped = quality.with_rule_failures(df.transform(mapping.mapped(m, tz)), entity_rules)
+    mapped = quality.with_rule_failures(df.transform(mapping.mapped(m, tz, dates)), entity_rules)
     failing = mapped.where(F.size(quality.FAILURES) > 0)
     reasons = {
         r["reason"]: r["count"]

@@ -20,6 +20,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from delta import configure_spark_with_delta_pip
+from py4j.protocol import Py4JJavaError
+from pyspark.errors import PySparkException
 from pyspark.sql import SparkSession
 
 from fin360.config import Config, ConfigError
@@ -28,6 +30,30 @@ log = logging.getLogger(__name__)
 
 MAVEN_CENTRAL = "https://repo1.maven.org/maven2"
 GRAPHFRAMES_CLASS = "org.graphframes.GraphFrame"
+
+
+READ_ERRORS = (PySparkException, Py4JJavaError)  # what Spark raises on data it cannot read
+
+
+def error_line(exc: BaseException) -> str:
+    """One line for a Spark error, no stack trace: for a JVM error, the innermost message of
+    its causes that carries a Spark error class (``[FAILED_READ_FILE...] ... reading file
+    <path> ...``) with the root cause after it; else the error's first line."""
+    if isinstance(exc, Py4JJavaError):
+        lines, cause = [], exc.java_exception
+        while cause is not None:
+            lines.append(_first_line(cause.getMessage()) or str(cause.getClass().getName()))
+            cause = cause.getCause()
+        classed = [x for x in lines if x.startswith("[")]
+        text = classed[-1] if classed else lines[-1]
+        text = text if text == lines[-1] else f"{text} ({lines[-1]})"
+    else:
+        text = _first_line(str(exc)) or type(exc).__name__
+    return text if len(text) <= 500 else text[:497] + "..."
+
+
+def _first_line(text: str | None) -> str:
+    return next((x.strip() for x in (text or "").splitlines() if x.strip()), "")
 
 
 def build_session(cfg: Config) -> SparkSession:

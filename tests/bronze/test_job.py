@@ -102,6 +102,34 @@ def test_missing_required_column_fails_that_batch_only(spark, cfg, tmp_path):
     assert statuses == {"products/b0001": "ok", "products/b0002": "failed", "*": "failed"}
 
 
+def test_a_corrupt_file_fails_its_batch_and_every_other_source_lands(
+    spark, cfg, generated, tmp_path
+):
+    raw, _, _ = generated
+    landing = tmp_path / "landing"
+    shutil.copytree(raw / "transfers" / "batch=b0001", landing / "transfers" / "batch=b0001")
+    good = sorted((landing / "transfers" / "batch=b0001").glob("*.parquet"))[0].read_bytes()
+    (landing / "transfers" / "batch=b0002").mkdir()
+    (landing / "transfers" / "batch=b0002" / "part-00000.parquet").write_bytes(good[:100])
+    (landing / "products" / "batch=b0001").mkdir(parents=True)
+    (landing / "products" / "batch=b0001" / "part-00000.csv").write_text(
+        "product_code,product_name,category,min_age,risk_level,currency\nSAV01,Saver,savings,18,1,CNY\n"
+    )
+    cfg = _with_raw(cfg, landing)
+    with pytest.raises(Fin360Error) as failed:
+        job.run(spark, cfg, sources=["transfers", "products"])
+    assert str(failed.value).startswith("1 batch(es) failed, first transfers/b0002: ")
+    assert "\n" not in str(failed.value) and "Traceback" not in str(failed.value)
+    assert "parquet" in str(failed.value).lower()
+    expected = spark.read.parquet(str(raw / "transfers" / "batch=b0001")).count()
+    assert lake.read(spark, cfg, "bronze.transfers").count() == expected
+    assert lake.read(spark, cfg, "bronze.products").count() == 1
+    statuses = {r["unit"]: r["status"] for r in _job_runs(spark, cfg).collect()}
+    assert statuses == {
+        "transfers/b0001": "ok", "transfers/b0002": "failed", "products/b0001": "ok", "*": "failed"
+    }  # fmt: skip
+
+
 def test_missing_source_folder_is_a_clear_error(spark, cfg, tmp_path):
     cfg = _with_raw(cfg, tmp_path / "nothing-here")
     with pytest.raises(Fin360Error, match="raw folder of source 'products' not found"):

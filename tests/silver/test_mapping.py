@@ -30,9 +30,10 @@ def _map(spark, spec: SourceSpec, rows: list[tuple], entity: str):
     (m,) = [m for m in mapping.parse_source(spark, spec) if m.entity.name == entity]
     schema = ", ".join(f"{c} string" for c in spec.column_names) + ", " + LINEAGE
     df = spark.createDataFrame([(*r, "b1", f"h{i}", None) for i, r in enumerate(rows)], schema)
-    return df.transform(mapping.mapped(m, "Asia/Shanghai"))
+    return df.transform(mapping.mapped(m, "Asia/Shanghai", DATES))
 
 
+DATES = (date(1900, 1, 1), date(2100, 12, 31))  # conf/base.yml's silver.dates
 ACCOUNT = {
     "account_id": "acct",
     "product_code": "prod",
@@ -54,6 +55,8 @@ def test_account_values_are_typed_mapped_and_flagged(spark):
             ("A1", "SAV01", "cny", "850315", "O", "-1.234,50", "30.06.2025"),
             ("A2", "CUR01", "RMB", "250101", "Z", "12,5", "2025-06-30"),
             ("A3", "CUR01", "USD", "000000", "S", "", "31.13.2025"),
+            ("A4", "CUR01", "CNY", "010101", "O", "1", "31.12.9999"),  # placeholders, not dates
+            ("A5", "CUR01", "CNY", "010101", "O", "1", "01.01.0001"),
         ],
         "account",
     ).select(
@@ -64,6 +67,8 @@ def test_account_values_are_typed_mapped_and_flagged(spark):
             ("A1", "CNY", date(1985, 3, 15), "active", Decimal("-1234.50"), date(2025, 6, 30), []),
             ("A2", "CNY", date(2025, 1, 1), None, Decimal("12.50"), date(2025, 6, 30), ["unmapped_value:status"]),
             ("A3", "USD", None, "closed", None, None, ["unparseable_date:open_date", "unparseable_date:snapshot_date"]),
+            ("A4", "CNY", date(2001, 1, 1), "active", Decimal("1.00"), date(9999, 12, 31), ["implausible_date:snapshot_date"]),
+            ("A5", "CNY", date(2001, 1, 1), "active", Decimal("1.00"), date(1, 1, 1), ["implausible_date:snapshot_date"]),
         ],
         "account_id string, currency string, open_date date, status string, balance decimal(18,2), "
         "snapshot_date date, _dq_failures array<string>",
@@ -132,6 +137,9 @@ def test_epoch_seconds_zoned_times_constants_and_defaults(spark):
             ("T1", "A1", "1740834845", "10.00", None, "P"),
             ("T2", "A1", "2025-03-01T21:14:05+08:00", "1,000.00", "usd", "X"),
             ("T3", "A1", "20250301", "7", "CNY", None),
+            ("T4", "A1", "1740834845", "NaN", "CNY", "P"),
+            ("T5", "A1", "1740834845", "1e30", "CNY", "P"),  # beyond decimal(18,2)
+            ("T6", "A1", "1740834845", "-0.01", "CNY", "P"),  # negative: the rules' business
         ],
         "transaction",
     ).select(
@@ -151,6 +159,9 @@ def test_epoch_seconds_zoned_times_constants_and_defaults(spark):
             # eight digits are never taken for epoch seconds: unparseable; a missing channel
             # gets the default
             ("T3", "card", "debit", None, Decimal("7.00"), "CNY", "OTHER", ["unparseable_date:event_ts"]),
+            ("T4", "card", "debit", datetime(2025, 3, 1, 13, 14, 5), None, "CNY", "POS", ["invalid_number:amount"]),
+            ("T5", "card", "debit", datetime(2025, 3, 1, 13, 14, 5), None, "CNY", "POS", ["invalid_number:amount"]),
+            ("T6", "card", "debit", datetime(2025, 3, 1, 13, 14, 5), Decimal("-0.01"), "CNY", "POS", []),
         ],
         "txn_id string, txn_type string, direction string, event_ts timestamp, amount decimal(18,2), "
         "currency string, channel string, _dq_failures array<string>",

@@ -6,6 +6,11 @@ records are read once, checked, and split: good records append to ``bronze.<sour
 to ``bronze._quarantine`` with their raw text and reason. Both writes are Delta idempotent
 writes keyed by source and batch, so a run killed half-way and started again never lands a
 batch twice. Input, landed and quarantined counts are recorded per batch.
+
+A batch that cannot be landed (a file Spark cannot read: corrupt, truncated, not the declared
+format; a required column missing) fails alone: it is recorded as failed with a one-line
+reason, every other batch and source still lands, and the run ends with one error line naming
+it (no downstream stage runs on a delivery with a hole in it).
 """
 
 from __future__ import annotations
@@ -29,6 +34,7 @@ from fin360.bronze.transforms import (
 from fin360.config import Config, SourceSpec, load_sources
 from fin360.governance.audit import JobRun, succeeded_units, utc_now
 from fin360.logs import stage
+from fin360.spark import READ_ERRORS, error_line
 
 log = logging.getLogger(__name__)
 
@@ -97,10 +103,11 @@ def run(spark: SparkSession, cfg: Config, sources: list[str] | None = None) -> B
             started = utc_now()
             try:
                 result = land_batch(spark, cfg, spec, batch_id, batch.path, job)
-            except Fin360Error as exc:
-                log.error("source=%s batch=%s failed: %s", spec.name, batch_id, exc)
-                job.record(unit, "failed", started_at=started, error=str(exc))
-                summary.failed[unit] = str(exc)
+            except (Fin360Error, *READ_ERRORS) as exc:  # a bad file fails its batch only
+                reason = str(exc) if isinstance(exc, Fin360Error) else error_line(exc)
+                log.error("source=%s batch=%s failed: %s", spec.name, batch_id, reason)
+                job.record(unit, "failed", started_at=started, error=reason)
+                summary.failed[unit] = reason
                 continue
             except Exception as exc:
                 job.record(unit, "failed", started_at=started, error=repr(exc)[:2000])

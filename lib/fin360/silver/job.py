@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from delta.tables import DeltaTable
 from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -91,10 +92,11 @@ class Context:
     def mapped(self, entity: Entity, pending: dict[str, list[str]]) -> DataFrame:
         """The pending batches of every source feeding ``entity``, mapped onto it."""
         tz = self.cfg["silver.default_timezone"]
+        dates = mapping.date_bounds(self.cfg)
         frames = [
             self.table(catalog.bronze(m.source.name))
             .where(F.col("_batch_id").isin(pending[m.source.name]))
-            .transform(mapping.mapped(m, tz))
+            .transform(mapping.mapped(m, tz, dates))
             for m in self.mappings[entity.name]
             if pending.get(m.source.name)
         ]
@@ -297,6 +299,10 @@ def _write_dq_results(
          r["passed"], r["observed"], now)
         for r in results
     ]  # fmt: skip
+    if ctx.exists(DQ_RESULTS):  # an earlier attempt at these batches (killed, or it breached)
+        DeltaTable.forPath(ctx.spark, lake.table_path(ctx.cfg, DQ_RESULTS)).delete(
+            (F.col("table") == table) & (F.col("batches") == _units(pending))
+        )
     lake.append(ctx.spark.createDataFrame(rows, DQ_RESULTS_SCHEMA), ctx.cfg, DQ_RESULTS)
     for r in results:
         if not r["passed"]:

@@ -25,8 +25,11 @@ canonical model and the source's declared columns: expressions are parsed and re
 Spark against an empty frame of those columns, never built from data.
 
 A value that is present but cannot be parsed as the column's date or timestamp is quarantined
-with reason ``unparseable_date:<column>``; other type problems are left to the table's
-data-quality rules.
+with reason ``unparseable_date:<column>``, and a date or time outside ``silver.dates``
+(``earliest`` to ``latest``: year 0001 or 9999 is a placeholder, not a date, and other readers
+of the table may not represent it) with ``implausible_date:<column>``; a number that is not
+one (``NaN``, text) or does not fit the column's type with ``invalid_number:<column>``. Other
+problems (a negative amount where none may be) are left to the table's data-quality rules.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import date
 from typing import Any
 
 from pyspark.errors import AnalysisException, ParseException
@@ -43,7 +47,7 @@ from pyspark.sql import types as T
 
 from fin360 import canonical
 from fin360.canonical import Entity
-from fin360.config import ConfigError, SourceSpec
+from fin360.config import Config, ConfigError, SourceSpec
 from fin360.silver import standardise as s
 
 FAILURES = "_dq_failures"
@@ -239,10 +243,23 @@ def _check_references(spark: SparkSession, where: str, mapping: EntityMapping) -
 # --------------------------------------------------------------------------- applying
 
 
-def mapped(mapping: EntityMapping, default_timezone: str) -> Callable[[DataFrame], DataFrame]:
+def date_bounds(cfg: Config) -> tuple[date, date]:
+    """``silver.dates``: the earliest and latest date a date or time column may hold."""
+    try:
+        earliest, latest = (date.fromisoformat(str(cfg[f"silver.dates.{k}"])) for k in ("earliest", "latest"))  # fmt: skip
+    except ValueError as exc:
+        raise ConfigError(f"silver.dates: earliest and latest must be YYYY-MM-DD ({exc})") from None
+    if earliest >= latest:
+        raise ConfigError(f"silver.dates: earliest {earliest} is not before latest {latest}")
+    return earliest, latest
+
+
+def mapped(
+    mapping: EntityMapping, default_timezone: str, dates: tuple[date, date]
+) -> Callable[[DataFrame], DataFrame]:
     """Bronze rows of the source -> the entity's canonical columns, typed and cleaned, with
-    ``_source``, the bronze lineage columns and ``_dq_failures`` (unmapped values and
-    unparseable dates)."""
+    ``_source``, the bronze lineage columns and ``_dq_failures`` (unmapped values, unparseable
+    dates and dates outside ``dates``, :func:`date_bounds`)."""
 
     def transform(df: DataFrame) -> DataFrame:
         values, failures = [], []
@@ -250,7 +267,7 @@ def mapped(mapping: EntityMapping, default_timezone: str) -> Callable[[DataFrame
         decimal = mapping.source.option("decimal", ".")
         for col in mapping.entity.columns:
             m = mapping.columns.get(col.name)
-            value, problems = _typed(df, col, m, source_tz, decimal)
+            value, problems = _typed(df, col, m, source_tz, decimal, dates)
             values.append(value.cast(col.spark_type).alias(col.name))
             failures += problems
         flags = F.filter(F.array(*failures), lambda x: x.isNotNull()) if failures else None
@@ -281,6 +298,7 @@ def _typed(
     m: ColumnMapping | None,
     source_tz: str,
     decimal: str,
+    dates: tuple[date, date],
 ) -> tuple[Column, list[Column]]:
     raw = _raw_value(df, m)
     native = _native_type(df, raw) if m is not None and m.const is None else None
@@ -309,12 +327,21 @@ def _typed(
             problems.append(
                 F.when(text.isNotNull() & value.isNull(), F.lit(f"unparseable_date:{col.name}"))
             )
+        day = F.to_date(value)
+        outside = (day < F.lit(dates[0])) | (day > F.lit(dates[1]))
+        problems.append(F.when(outside, F.lit(f"implausible_date:{col.name}")))
         return value, problems
     numeric = ("amount", "rate", "percent", "int", "double")
-    if native == "number" and kind in numeric and (m is None or m.values is None):
-        return raw.cast(col.spark_type), problems
     sep = (m.decimal if m is not None and m.decimal else None) or decimal
-    return _standardised(text, kind, sep), problems
+    if kind not in numeric:
+        return _standardised(text, kind, sep), problems
+    if native == "number" and (m is None or m.values is None):
+        given, value = raw, raw.try_cast(col.spark_type)
+    else:
+        given, value = text, _standardised(text, kind, sep).try_cast(col.spark_type)
+    # not a number (NaN, text) or too large for the column's type
+    problems.append(F.when(given.isNotNull() & value.isNull(), F.lit(f"invalid_number:{col.name}")))
+    return value, problems
 
 
 def _text(value: Any) -> str | None:
@@ -359,7 +386,7 @@ def _standardised(text: Column, kind: str, decimal: str) -> Column:
         return s.flag(text)
     if kind in ("amount", "rate", "percent", "int", "double"):
         number = s.number_text(text, decimal)
-        return number.cast("double").cast("int") if kind == "int" else number
+        return number.try_cast("double").try_cast("int") if kind == "int" else number
     raise ValueError(kind)
 
 
