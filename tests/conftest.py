@@ -14,7 +14,7 @@ from fin360.config import Config, load_config
 os.environ.setdefault("FIN360_PII_KEY", "test-only-pii-key-0123456789abcdef")
 
 
-def _paths(root) -> dict[str, str]:
+def paths(root) -> dict[str, str]:
     return {
         "paths.lakehouse": str(root / "lakehouse"),
         "paths.raw": str(root / "raw"),
@@ -37,7 +37,7 @@ _spark_logs: list[Path] = []  # the shared session's log folder, once it is star
 def spark(tmp_path_factory):
     from fin360.spark import build_session
 
-    cfg = load_config("test").with_overrides(_paths(tmp_path_factory.mktemp("session")))
+    cfg = load_config("test").with_overrides(paths(tmp_path_factory.mktemp("session")))
     session = build_session(cfg)
     _spark_logs.append(Path(cfg.path("logs")))
     yield session
@@ -69,7 +69,7 @@ def no_unpartitioned_window():
 @pytest.fixture
 def cfg(tmp_path) -> Config:
     """Test config with a fresh, empty lakehouse and raw folder under ``tmp_path``."""
-    return load_config("test").with_overrides(_paths(tmp_path))
+    return load_config("test").with_overrides(paths(tmp_path))
 
 
 @pytest.fixture(scope="session")
@@ -101,7 +101,7 @@ def bronze_lake(spark, tmp_path_factory, generated):
     root = tmp_path_factory.mktemp("lake")
     cfg = load_config("test").with_overrides(
         {
-            **_paths(root),
+            **paths(root),
             "paths.raw": str(raw),
             "paths.truth": str(truth),
             # the generator's injected anomalies stand in for a bank's confirmed cases

@@ -142,6 +142,26 @@ def test_bad_source_declarations(conf_dir, entry, expected):
 
 
 @pytest.mark.parametrize(
+    ("name", "entry", "expected"),
+    [
+        ('"../../etc"', "format: csv\n    columns: [a]", "a source name names its table"),
+        ('"s1; DROP TABLE silver.customers"', "format: csv\n    columns: [a]", "a source name names its table"),
+        ("s1", "format: csv\n    columns: [a]\n    path: ../../etc", "path must be a folder under paths.raw"),
+        ("s1", "format: csv\n    columns: [a]\n    path: /etc", "path must be a folder under paths.raw"),
+        ("s1", "format: csv\n    columns: [a]\n    path: 's3://other/bucket'", "path must be a folder under paths.raw"),
+        ("s1", "format: csv\n    columns: ['a.b']", "column name 'a.b' may not"),
+        ("s1", "format: csv\n    columns: ['a` OR 1=1 --']", "may not be empty or hold"),
+    ],
+)  # fmt: skip
+def test_names_and_paths_from_config_reach_no_path_or_sql_unchecked(
+    conf_dir, name, entry, expected
+):
+    (conf_dir / "sources.yml").write_text(f"sources:\n  {name}:\n    {entry}\n")
+    with pytest.raises(ConfigError, match=expected):
+        load_sources(load_config("test", conf_dir))
+
+
+@pytest.mark.parametrize(
     ("raw", "expected"),
     [("1e-4", 1e-4), ("2.5E3", 2500.0), ("1.0e-6", 1e-6), ("8", 8), ("local[2]", "local[2]"),
      ("[a, b]", ["a", "b"]), ("e5", "e5"), ("", "")],

@@ -73,6 +73,7 @@ SCHEMA: dict[str, Any] = {
     },
     "bronze": {
         "sources_file": str,
+        "max_field_chars": int,  # a record with a longer field is quarantined
     },
     "silver": {
         "base_currency": str,
@@ -469,8 +470,24 @@ def _unknown_key(where: str, found: set[str], allowed: set[str], what: str = "ke
         raise ConfigError(f"{where}: unknown {what} '{unknown[0]}'{hint}")
 
 
+SOURCE_NAME = re.compile(r"[a-z][a-z0-9_]*")  # it names a table: bronze.<name>
+
+
+def _checked_path(where: str, path: Any) -> str:
+    """A source's folder: relative, under ``paths.raw`` (no ``..``, no scheme, no backslash)."""
+    parts = path.split("/") if isinstance(path, str) else [""]
+    if "://" in str(path) or "\\" in str(path) or any(p in ("", ".", "..") for p in parts):
+        raise ConfigError(f"{where}: path must be a folder under paths.raw (a/b, no '..'), got {path!r}")  # fmt: skip
+    return path
+
+
 def _parse_source(name: str, spec: Any, origin: str) -> SourceSpec:
     where = f"{origin}: source '{name}'"
+    if not isinstance(name, str) or not SOURCE_NAME.fullmatch(name):
+        raise ConfigError(
+            f"{where}: a source name names its table: lower-case letters, digits and _, "
+            "starting with a letter"
+        )
     if not isinstance(spec, dict):
         raise ConfigError(f"{where} must be a mapping")
     _unknown_key(where, set(spec), SOURCE_KEYS)
@@ -512,6 +529,9 @@ def _parse_source(name: str, spec: Any, origin: str) -> SourceSpec:
     names = [c.name for c in columns]
     if len(set(names)) != len(names):
         raise ConfigError(f"{where}: a column is declared twice")
+    odd = [c for c in names if not isinstance(c, str) or not c or re.search(r"[.`\x00-\x1f]", c)]
+    if odd:
+        raise ConfigError(f"{where}: column name {odd[0]!r} may not be empty or hold '.', '`' or control characters")  # fmt: skip
     if fmt == "fixed_width" and any(not isinstance(c.width, int) or c.width <= 0 for c in columns):
         raise ConfigError(f"{where}: every fixed_width column needs a positive integer 'width'")
     missing = [c for c in spec.get("pii") or [] if c not in names]
@@ -523,7 +543,7 @@ def _parse_source(name: str, spec: Any, origin: str) -> SourceSpec:
     return SourceSpec(
         name=name,
         format=fmt,
-        path=spec.get("path", name),
+        path=_checked_path(where, spec.get("path", name)),
         columns=tuple(columns),
         pii=tuple(spec.get("pii") or ()),
         encoding=spec.get("encoding", "UTF-8"),

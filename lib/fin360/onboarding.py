@@ -115,7 +115,9 @@ def _check_source(
         raise Fin360Error(f"required column(s) {required} missing from batch {report.batch}")
     now = datetime.now(UTC).replace(tzinfo=None)
     checked = (
-        raw.df.transform(with_reject_reason(spec.required_columns))
+        raw.df.transform(
+            with_reject_reason(spec.required_columns, raw.columns, cfg["bronze.max_field_chars"])
+        )
         .transform(with_ingest_metadata(report.batch, now, raw.columns))
         .cache()
     )

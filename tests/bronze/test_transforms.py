@@ -28,14 +28,28 @@ def _raw(spark):
     )
 
 
-def test_reject_reason_names_parse_errors_and_blank_required_fields(spark):
-    out = _raw(spark).transform(with_reject_reason(["id", "amount"])).select("id", "_reject_reason")
+def test_reject_reason_names_parse_errors_bad_text_and_blank_required_fields(spark):
+    bad_text = spark.createDataFrame(
+        [
+            ("t5", "1\ufffd0", "f3", None, None),  # what a decoder makes of bytes it cannot read
+            ("t6", "123456789", "f3", None, None),
+        ],
+        RAW_SCHEMA,
+    )
+    out = (
+        _raw(spark)
+        .unionByName(bad_text)
+        .transform(with_reject_reason(["id", "amount"], ["id", "amount"], 8))
+        .select("id", "_reject_reason")
+    )
     expected = spark.createDataFrame(
         [
             ("t1", None),
             ("t2", "missing required field(s): amount"),
             (None, "invalid JSON: not a complete JSON object"),
             ("", "missing required field(s): id, amount"),
+            ("t5", "undecodable text: bytes not valid in the source's encoding"),
+            ("t6", "field(s) longer than 8 characters: amount"),
         ],
         "id string, _reject_reason string",
     )
@@ -45,7 +59,7 @@ def test_reject_reason_names_parse_errors_and_blank_required_fields(spark):
 def test_split_is_a_partition_with_metadata_and_stable_hash(spark):
     checked = (
         _raw(spark)
-        .transform(with_reject_reason(["id", "amount"]))
+        .transform(with_reject_reason(["id", "amount"], ["id", "amount"], 100))
         .transform(with_ingest_metadata("b0001", TS, ["id", "amount"]))
     )
     landed = checked.transform(landed_records(["id", "amount"]))

@@ -156,7 +156,11 @@ def land_batch(
             )
 
         checked = (
-            raw.df.transform(with_reject_reason(spec.required_columns))
+            raw.df.transform(
+                with_reject_reason(
+                    spec.required_columns, raw.columns, cfg["bronze.max_field_chars"]
+                )
+            )
             .transform(with_ingest_metadata(batch_id, started, raw.columns))
             .persist(StorageLevel.MEMORY_AND_DISK)
         )

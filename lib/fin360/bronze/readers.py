@@ -211,8 +211,10 @@ def _read_json_lines(spark: SparkSession, spec: SourceSpec, paths: list[str]) ->
     lines = _lines(spark, spec, paths)
     keys = F.json_object_keys("value")  # null for anything that is not a JSON object
     found = [r[0] for r in lines.select(F.explode(keys)).distinct().collect()]  # bounded: keys
+    # every declared field, found or not: a JSON record names its own fields, so one that lacks
+    # a required field is quarantined for it (and a batch of garbage line by line), not failed
     declared = spec.column_names
-    columns = [c for c in declared if c in found] + sorted(set(found) - set(declared))
+    columns = declared + sorted(set(found) - set(declared))
     # all fields as strings: numbers keep their text, nested objects stay JSON
     schema = T.StructType([T.StructField(c, T.StringType()) for c in columns])
     parsed = F.from_json("value", schema)

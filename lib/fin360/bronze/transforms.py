@@ -31,14 +31,28 @@ def _blank(df: DataFrame, name: str) -> Column:
     return col.isNull()
 
 
-def with_reject_reason(required: list[str]) -> Callable[[DataFrame], DataFrame]:
-    """Add ``_reject_reason``: the parse error, else the required fields that are blank."""
+def with_reject_reason(
+    required: list[str], columns: list[str], max_chars: int
+) -> Callable[[DataFrame], DataFrame]:
+    """Add ``_reject_reason``: the parse error; else text the source's encoding could not decode
+    (U+FFFD, which Spark's and Java's decoders put in place of such bytes); else fields of
+    ``columns`` longer than ``max_chars``; else the required fields that are blank."""
 
     def transform(df: DataFrame) -> DataFrame:
+        text = [c for c in columns if isinstance(df.schema[c].dataType, T.StringType)]
         blanks = [F.when(_blank(df, name), F.lit(name)) for name in required]
         missing = F.concat_ws(", ", *blanks) if blanks else F.lit("")
+        longer = F.concat_ws(", ", *(F.when(F.length(c) > max_chars, F.lit(c)) for c in text))
         reason = F.coalesce(
             F.col("_parse_error"),
+            F.when(
+                F.concat_ws("", *text).contains("\ufffd"),
+                F.lit("undecodable text: bytes not valid in the source's encoding"),
+            ),
+            F.when(
+                longer != "",
+                F.concat(F.lit(f"field(s) longer than {max_chars:,} characters: "), longer),
+            ),
             F.when(missing != "", F.concat(F.lit("missing required field(s): "), missing)),
         )
         return df.withColumn(REASON, reason)
