@@ -13,7 +13,7 @@ from pyspark.sql import functions as F
 
 from fin360 import catalog, lake
 from fin360.config import load_config
-from tests.conftest import _paths
+from tests.conftest import paths
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -54,7 +54,7 @@ def harbour_lake(spark, tmp_path_factory, gold_lake):
 
     _, as_of, _ = gold_lake
     root = tmp_path_factory.mktemp("harbour")
-    cfg = load_config("test", bank="harbour").with_overrides(_paths(root))
+    cfg = load_config("test", bank="harbour").with_overrides(paths(root))
     gen = cfg["generator"]
     generate(
         cfg.path("raw"),
