@@ -24,6 +24,7 @@ def paths(root) -> dict[str, str]:
         "paths.reports": str(root / "reports"),
         "paths.logs": str(root / "logs"),
         "paths.bench_results": str(root / "bench"),
+        "paths.lineage": str(root / "lineage" / "openlineage.jsonl"),
         "mlflow.tracking_uri": f"sqlite:///{root / 'mlflow.db'}",
     }
 

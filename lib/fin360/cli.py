@@ -269,6 +269,12 @@ def build_parser() -> argparse.ArgumentParser:
     pbench.add_argument("--out", help="folder of the results (default: paths.bench_results)")
     pbench.set_defaults(handler=cmd_bench_pipeline)
 
+    trail = commands.add_parser(
+        "lineage", parents=[common], help="where a table's current version came from"
+    )
+    trail.add_argument("table", help="a table of the lakehouse, e.g. gold.customer_360")
+    trail.set_defaults(handler=cmd_lineage)
+
     show = commands.add_parser("config", parents=[common], help="print the merged configuration")
     show.set_defaults(handler=cmd_config)
     return parser
@@ -428,6 +434,15 @@ cmd_score = with_session(_score)
 cmd_report = with_session(_report)
 cmd_sources_check = with_session(_sources_check)
 cmd_evaluate = with_session(_evaluate)
+
+
+def _lineage(spark: Any, cfg: Config, args: argparse.Namespace) -> None:
+    from fin360.governance import lineage
+
+    print("\n".join(lineage.trace(spark, cfg, args.table)))
+
+
+cmd_lineage = with_session(_lineage)
 
 
 def _bench_graph(spark: Any, cfg: Config, args: argparse.Namespace) -> None:

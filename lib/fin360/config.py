@@ -51,6 +51,12 @@ SCHEMA: dict[str, Any] = {
         "reports": str,  # fin360 report writes its HTML here (a local folder of the driver)
         "logs": str,  # Spark's own log of each local session (a local folder of the driver)
         "bench_results": str,  # fin360 bench's results (JSON and plot), shown by fin360 report
+        "lineage": str,  # OpenLineage events (JSON lines) with lineage.transport file
+    },
+    "lineage": {
+        "transport": str,  # file | http | none
+        "url": OptStr,  # http: the endpoint's base URL
+        "namespace": str,  # the jobs' OpenLineage namespace
     },
     "tables": dict,  # optional per-table location overrides: {"<layer>.<table>": "s3a://..."}
     "spark": {

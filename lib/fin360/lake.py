@@ -131,6 +131,11 @@ def merge(
     )
 
 
+def delete(spark: SparkSession, cfg: Config, name: str, condition: Column) -> None:
+    """``DELETE FROM name WHERE condition``; a condition built from columns, never SQL text."""
+    DeltaTable.forPath(spark, table_path(cfg, name)).delete(condition)
+
+
 @dataclass(frozen=True)
 class FileEntry:
     path: str

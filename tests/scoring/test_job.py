@@ -7,7 +7,6 @@ from datetime import timedelta
 import mlflow
 import pytest
 from chispa import assert_df_equality
-from delta.tables import DeltaTable
 from pyspark.sql import functions as F
 
 from fin360 import lake
@@ -128,7 +127,7 @@ def test_a_daily_run_scores_each_transaction_once_and_a_rerun_replaces_its_date(
     )
 
     # without yesterday's run, a rerun of the date scores the whole window again, replacing it
-    DeltaTable.forPath(spark, lake.table_path(cfg, job.TRANSACTION_ALERTS)).delete(where_yesterday)
+    lake.delete(spark, cfg, job.TRANSACTION_ALERTS, F.col("as_of_date") == F.lit(yesterday))
     again = job.run(spark, cfg, as_of)
     assert (again["customers"], again["transactions"]) == (
         summary["customers"],

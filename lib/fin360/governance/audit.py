@@ -1,7 +1,9 @@
 """``ops.job_runs``: one row per unit of work a job did (a source batch, a table), plus one
 row per job run; with row counts, the Delta versions read and written, the code version and
 the error of a failed unit. Bronze also uses it as its ingestion log: a batch with an ``ok``
-row is not landed again."""
+row is not landed again. A run also emits its OpenLineage events (:mod:`fin360.governance.lineage`):
+``START`` when it begins, ``COMPLETE`` or ``FAIL`` with every dataset it read and wrote when it
+finishes."""
 
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ from pyspark.sql import types as T
 
 from fin360 import catalog, code_version, lake
 from fin360.config import Config
+from fin360.governance import lineage
 
 JOB_RUNS = catalog.OPS_JOB_RUNS
 JOB_RUN_ALL = "*"  # the unit of the row that sums up a whole job run
@@ -63,6 +66,10 @@ class JobRun:
     started_at: datetime = field(default_factory=utc_now)
     code: str = field(default_factory=code_version)
     pending: list[tuple[Any, ...]] = field(default_factory=list)
+    datasets: lineage.Datasets = field(default_factory=lineage.Datasets)
+
+    def __post_init__(self) -> None:
+        lineage.emit(self.cfg, self.job, self.run_id, "START")
 
     def record(
         self,
@@ -96,6 +103,29 @@ class JobRun:
             error,
         )
         self.pending.append(row)
+        self._track(inputs or {}, outputs or {}, output_rows, quarantined_rows, details or {})
+
+    def _track(
+        self,
+        inputs: dict[str, int],
+        outputs: dict[str, int],
+        output_rows: int | None,
+        quarantined_rows: int | None,
+        details: dict[str, Any],
+    ) -> None:
+        """What the run's lineage events list: every table read and written (the latest
+        version), the rows of a unit's one table and one quarantine, the raw folders read."""
+        seen = self.datasets
+        for known, read in ((seen.inputs, inputs), (seen.outputs, outputs)):
+            for table, version in read.items():
+                if version is not None:  # None: a table not written (yet)
+                    known[table] = max(version, known.get(table, version))
+        quarantines = [t for t in outputs if "._quarantine" in t]
+        tables = [t for t in outputs if t not in quarantines]
+        for names, rows in ((tables, output_rows), (quarantines, quarantined_rows)):
+            if len(names) == 1 and rows is not None:
+                seen.output_rows[names[0]] = seen.output_rows.get(names[0], 0) + rows
+        seen.raw_folders.update(f.rsplit("/", 1)[0] for f in details.get("files", []))
 
     def flush(self) -> None:
         """Append the rows recorded since the last flush, in one commit."""
@@ -109,6 +139,8 @@ class JobRun:
     ) -> None:
         self.record(JOB_RUN_ALL, status, started_at=self.started_at, details=details, error=error)
         self.flush()
+        state = "COMPLETE" if status == "ok" else "FAIL"
+        lineage.emit(self.cfg, self.job, self.run_id, state, self.datasets, error=error)
 
 
 def succeeded_units(spark: SparkSession, cfg: Config, job: str) -> set[str]:

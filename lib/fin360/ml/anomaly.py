@@ -374,7 +374,7 @@ def train(spark: SparkSession, cfg: Config, as_of: date | None = None) -> dict[s
         if rows < 10 * clusters:
             raise Fin360Error(f"{rows} transactions in the training window are too few to train")
         with mlflow.start_run(experiment_id=tracking.experiment_id(cfg, FAMILY)) as run:
-            tracking.log_lineage(spark, cfg, [catalog.silver("transaction")], rows)
+            tracking.log_lineage(spark, cfg, FAMILY, [catalog.silver("transaction")], rows)
             mlflow.log_params(
                 {
                     "features": ",".join(inputs),

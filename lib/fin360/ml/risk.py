@@ -379,7 +379,7 @@ def train(spark: SparkSession, cfg: Config, data: DataFrame | None = None) -> di
     try:
         evaluator = BinaryClassificationEvaluator(labelCol=LABEL, metricName="areaUnderPR")
         with mlflow.start_run(experiment_id=tracking.experiment_id(cfg, FAMILY)) as run:
-            tracking.log_lineage(spark, cfg, inputs, data.count())
+            tracking.log_lineage(spark, cfg, FAMILY, inputs, data.count())
             best_name, best_model, best_score = None, None, -1.0
             models = candidates(numeric, cfg["risk.models"])
             for i, (name, (estimator, grid)) in enumerate(models.items(), 1):

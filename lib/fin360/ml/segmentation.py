@@ -235,7 +235,7 @@ def train(spark: SparkSession, cfg: Config, data: DataFrame | None = None) -> di
             raise Fin360Error(f"{rows} customers are too few to segment into {max(ks)} segments")
         experiment = tracking.experiment_id(cfg, FAMILY)
         with mlflow.start_run(experiment_id=experiment) as parent:
-            tracking.log_lineage(spark, cfg, inputs, rows)
+            tracking.log_lineage(spark, cfg, FAMILY, inputs, rows)
             mlflow.log_params(
                 {
                     "features": ",".join(features),

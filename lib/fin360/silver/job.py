@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from delta.tables import DeltaTable
 from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -300,8 +299,11 @@ def _write_dq_results(
         for r in results
     ]  # fmt: skip
     if ctx.exists(DQ_RESULTS):  # an earlier attempt at these batches (killed, or it breached)
-        DeltaTable.forPath(ctx.spark, lake.table_path(ctx.cfg, DQ_RESULTS)).delete(
-            (F.col("table") == table) & (F.col("batches") == _units(pending))
+        lake.delete(
+            ctx.spark,
+            ctx.cfg,
+            DQ_RESULTS,
+            (F.col("table") == table) & (F.col("batches") == _units(pending)),
         )
     lake.append(ctx.spark.createDataFrame(rows, DQ_RESULTS_SCHEMA), ctx.cfg, DQ_RESULTS)
     for r in results:
