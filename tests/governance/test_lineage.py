@@ -101,6 +101,25 @@ def test_training_runs_emit_their_mlflow_run_and_registered_model(scored_lake):
     assert [o["name"] for o in event["outputs"]] == [f"models:/{name}/{trained['risk']['version']}"]
 
 
+def test_a_run_that_fails_is_recorded_and_emitted_as_failed(spark, cfg):
+    from datetime import date
+
+    from fin360.gold import job as gold
+
+    with pytest.raises(Fin360Error, match="run `fin360 run silver` first") as failed:
+        gold.run(spark, cfg, date(2025, 6, 30))
+    events = _events(cfg)
+    assert [(e["job"]["name"], e["eventType"]) for e in events] == [
+        ("gold", "START"),
+        ("gold", "FAIL"),
+    ]
+    assert events[1]["run"]["facets"]["errorMessage"]["message"] == str(failed.value)
+    [run] = lake.read(spark, cfg, audit.JOB_RUNS).collect()
+    assert (run["job"], run["unit"], run["status"], run["error"]) == (
+        "gold", audit.JOB_RUN_ALL, "failed", str(failed.value)
+    )  # fmt: skip
+
+
 def test_http_transport_posts_each_event_to_the_endpoint(cfg):
     received: list[tuple[str, dict]] = []
 

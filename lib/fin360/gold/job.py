@@ -226,6 +226,13 @@ def graph_at(spark: SparkSession, cfg: Config, as_of: date) -> DataFrame | None:
 
 def run(spark: SparkSession, cfg: Config, as_of: date) -> dict[str, Any]:
     job = JobRun(spark, cfg, JOB)
+    with job.failing():
+        summary = _build(spark, cfg, as_of, job)
+    job.finish("ok", details=summary)
+    return summary
+
+
+def _build(spark: SparkSession, cfg: Config, as_of: date, job: JobRun) -> dict[str, Any]:
     started = utc_now()
     done = succeeded_units(spark, cfg, JOB)
     for day_table in daily.DAY_TABLES:
@@ -318,5 +325,4 @@ def run(spark: SparkSession, cfg: Config, as_of: date) -> dict[str, Any]:
     feats.unpersist()
     if kept.kept is not None:
         kept.kept.unpersist()
-    job.finish("ok", details=summary)
     return summary

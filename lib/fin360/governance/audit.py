@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -133,6 +135,16 @@ class JobRun:
             df = self.spark.createDataFrame(self.pending, JOB_RUNS_SCHEMA)
             lake.append(df, self.cfg, JOB_RUNS)
             self.pending = []
+
+    @contextmanager
+    def failing(self, details: dict[str, Any] | None = None) -> Iterator[None]:
+        """The run's work: when it raises, the run is recorded as failed (its lineage too),
+        with ``details`` as they stand then, and the error goes on."""
+        try:
+            yield
+        except Exception as exc:
+            self.finish("failed", details=details, error=str(exc)[:2000])
+            raise
 
     def finish(
         self, status: str, *, details: dict[str, Any] | None = None, error: str | None = None

@@ -242,6 +242,13 @@ def _monitor(
 
 def run(spark: SparkSession, cfg: Config, as_of: date) -> dict[str, Any]:
     job = JobRun(spark, cfg, JOB)
+    with job.failing():
+        summary = _score(spark, cfg, as_of, job)
+    job.finish("ok", details=summary)
+    return summary
+
+
+def _score(spark: SparkSession, cfg: Config, as_of: date, job: JobRun) -> dict[str, Any]:
     started = utc_now()
     tracking.setup(cfg)
     if not lake.exists(spark, cfg, segmentation.SOURCE_TABLE):
@@ -372,5 +379,4 @@ def run(spark: SparkSession, cfg: Config, as_of: date) -> dict[str, Any]:
         outputs={t: lake.version(spark, cfg, t) for t in outputs},
         details=summary,
     )
-    job.finish("ok", details=summary)
     return summary

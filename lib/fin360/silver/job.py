@@ -123,15 +123,12 @@ def run(spark: SparkSession, cfg: Config) -> dict[str, Any]:
     absent = [e for e in [*ORDER, "customer"] if e not in mappings]
     if absent:
         log.info("entities not mapped by any source (absent for this bank): %s", ", ".join(absent))
-    try:
+    with ctx.run.failing(ctx.summary):
         for name in ORDER:
             if name in mappings:
                 load_entity(ctx, canonical.entity(name))
         if "customer" in mappings:
             customers.load(ctx)
-    except Exception as exc:
-        ctx.run.finish("failed", details=ctx.summary, error=str(exc)[:2000])
-        raise
     ctx.run.finish("ok", details=ctx.summary)
     return ctx.summary
 
