@@ -1,9 +1,9 @@
 """``ops.job_runs``: one row per unit of work a job did (a source batch, a table), plus one
 row per job run; with row counts, the Delta versions read and written, the code version and
 the error of a failed unit. Bronze also uses it as its ingestion log: a batch with an ``ok``
-row is not landed again. A run also emits its OpenLineage events (:mod:`fin360.governance.lineage`):
-``START`` when it begins, ``COMPLETE`` or ``FAIL`` with every dataset it read and wrote when it
-finishes."""
+row is not landed again. A run also emits its OpenLineage events
+(:mod:`fin360.governance.lineage`): ``START`` when it begins, ``COMPLETE`` or ``FAIL`` with
+every dataset it read and wrote when it finishes."""
 
 from __future__ import annotations
 
