@@ -115,6 +115,7 @@ ENTITIES: dict[str, Entity] = {
                 _c("annual_income", "amount", "declared annual income, base currency"),
                 _c("marketing_consent", "boolean", "consents to marketing"),
                 _c("data_sharing_consent", "boolean", "consents to data sharing"),
+                _c("profiling_consent", "boolean", "consents to profiling (segments, model training, offers)"),
                 _c("created_at", "date", "date the customer relationship began"),
                 _c("updated_at", "timestamp", "last change of the record in the source", required=True),
             ),

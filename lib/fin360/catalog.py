@@ -59,6 +59,10 @@ def silver_quarantine(table: str) -> str:
     return f"silver._quarantine_{table.partition('.')[2]}"
 
 
+def is_silver_quarantine(name: str) -> bool:
+    return name.startswith(silver_quarantine("silver."))
+
+
 SILVER_CUSTOMER_XREF = "silver.customer_xref"
 
 GOLD_CUSTOMER_360 = "gold.customer_360"
@@ -74,6 +78,8 @@ GOLD_APP_EVENT_DAYS = "gold.app_event_days"
 OPS_JOB_RUNS = "ops.job_runs"
 OPS_DQ_RESULTS = "ops.dq_results"
 OPS_MODEL_MONITORING = "ops.model_monitoring"
+OPS_FORGET_REQUESTS = "ops.forget_requests"
+OPS_FORGET_SUPPRESSION = "ops.forget_suppression"
 
 TABLES: tuple[Table, ...] = (
     Table(BRONZE_QUARANTINE, "records of any source that could not be landed, raw, with the reason"),
@@ -91,4 +97,6 @@ TABLES: tuple[Table, ...] = (
     Table(OPS_JOB_RUNS, "one row per unit of work of every job run", ("run_id", "unit")),
     Table(OPS_DQ_RESULTS, "every data-quality rule's result per silver batch", ("run_id", "table", "rule")),
     Table(OPS_MODEL_MONITORING, "drift (PSI) of scores and inputs per scoring date", ()),
+    Table(OPS_FORGET_REQUESTS, "each forget request when received and when done, as a keyed hash, with counts", ("request_id", "status")),
+    Table(OPS_FORGET_SUPPRESSION, "keyed hashes of forgotten people's keys: bronze does not land their records again", ("key_hash",)),
 )  # fmt: skip

@@ -275,6 +275,17 @@ def build_parser() -> argparse.ArgumentParser:
     trail.add_argument("table", help="a table of the lakehouse, e.g. gold.customer_360")
     trail.set_defaults(handler=cmd_lineage)
 
+    forget = commands.add_parser(
+        "forget", parents=[common],
+        help="remove a person from every table, every table version and MLflow (right to be forgotten)",
+    )  # fmt: skip
+    who = forget.add_mutually_exclusive_group(required=True)
+    who.add_argument("--customer", help="a source key (CRM customer id) or a customer_id")
+    who.add_argument(
+        "--file", type=Path, help="a file of requests: one source key or customer_id per line"
+    )
+    forget.set_defaults(handler=cmd_forget)
+
     show = commands.add_parser("config", parents=[common], help="print the merged configuration")
     show.set_defaults(handler=cmd_config)
     return parser
@@ -443,6 +454,30 @@ def _lineage(spark: Any, cfg: Config, args: argparse.Namespace) -> None:
 
 
 cmd_lineage = with_session(_lineage)
+
+
+def _forget(spark: Any, cfg: Config, args: argparse.Namespace) -> None:
+    from fin360.governance import forget
+
+    if args.file is not None:
+        try:
+            requested = args.file.read_text(encoding="utf-8").splitlines()
+        except (OSError, UnicodeDecodeError) as exc:
+            raise Fin360Error(f"forget: cannot read {args.file}: {exc}") from None
+    else:
+        requested = [args.customer]
+    done = forget.run(spark, cfg, requested)
+    print(
+        f"forgot {done['found']} of {done['requests']} requested customer(s) in "
+        f"{done['seconds']} s: {done['rows_removed']} rows removed from "
+        f"{done['files_rewritten']} files of {done['tables_changed']} tables (every version), "
+        f"{done['artifacts_redacted']} MLflow artefacts and {done['reports_redacted']} reports "
+        f"redacted; their keys are on the suppression list ({forget.SUPPRESSION}), the "
+        f"requests in {forget.REQUESTS}"
+    )
+
+
+cmd_forget = with_session(_forget)
 
 
 def _bench_graph(spark: Any, cfg: Config, args: argparse.Namespace) -> None:

@@ -58,6 +58,14 @@ SCHEMA: dict[str, Any] = {
         "url": OptStr,  # http: the endpoint's base URL
         "namespace": str,  # the jobs' OpenLineage namespace
     },
+    "consent": {
+        "purposes": dict,  # purpose -> {column: customer column, missing: state when not delivered}
+        "gates": {  # use -> the purposes it needs
+            "segments": list,
+            "training": list,
+            "offers": list,
+        },
+    },
     "tables": dict,  # optional per-table location overrides: {"<layer>.<table>": "s3a://..."}
     "spark": {
         "master": OptStr,  # null: leave it to spark-submit

@@ -10,6 +10,7 @@ paths, HDFS and s3a:// all work.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from delta.tables import DeltaTable
 from pyspark.sql import Column, DataFrame, SparkSession
@@ -118,17 +119,31 @@ def merge(
     update: dict[str, Column],
     insert: dict[str, Column],
     insert_when: str | None = None,
+    txn_app_id: str | None = None,
 ) -> None:
     """``MERGE INTO name AS t USING source AS s ON condition``: matched rows get ``update``,
-    unmatched source rows (those meeting ``insert_when``) are inserted with ``insert``."""
-    (
-        DeltaTable.forPath(spark, table_path(cfg, name))
-        .alias("t")
-        .merge(source.alias("s"), condition)
-        .whenMatchedUpdate(set=update)
-        .whenNotMatchedInsert(condition=insert_when, values=insert)
-        .execute()
-    )
+    unmatched source rows (those meeting ``insert_when``) are inserted with ``insert``.
+
+    With ``txn_app_id``, the merge is idempotent as :func:`append` is: Delta skips it when
+    the table has already committed that application id, so a job killed after its merge
+    committed does not merge the same rows again when it is rerun."""
+    conf = {"spark.databricks.delta.write.txnAppId": txn_app_id, "spark.databricks.delta.write.txnVersion": "0"}  # fmt: skip
+    if txn_app_id is not None:
+        for key, value in conf.items():
+            spark.conf.set(key, value)
+    try:
+        (
+            DeltaTable.forPath(spark, table_path(cfg, name))
+            .alias("t")
+            .merge(source.alias("s"), condition)
+            .whenMatchedUpdate(set=update)
+            .whenNotMatchedInsert(condition=insert_when, values=insert)
+            .execute()
+        )
+    finally:
+        if txn_app_id is not None:
+            for key in conf:
+                spark.conf.unset(key)
 
 
 def delete(spark: SparkSession, cfg: Config, name: str, condition: Column) -> None:
@@ -169,3 +184,73 @@ def path_exists(spark: SparkSession, path: str) -> bool:
     return hadoop_path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration()).exists(
         hadoop_path
     )
+
+
+class FileSystem:
+    """Files under one root through Hadoop's FileSystem (local, HDFS, s3a:// alike): for the
+    few jobs that handle a table's files themselves (``fin360 forget``)."""
+
+    def __init__(self, spark: SparkSession, root: str) -> None:
+        self._jvm = spark.sparkContext._jvm
+        self._fs = self._path(root).getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+
+    def _path(self, path: str) -> Any:
+        return self._jvm.org.apache.hadoop.fs.Path(path)
+
+    def exists(self, path: str) -> bool:
+        return bool(self._fs.exists(self._path(path)))
+
+    def size(self, path: str) -> int:
+        return int(self._fs.getFileStatus(self._path(path)).getLen())
+
+    def walk(self, root: str, recursive: bool = True) -> list[str]:
+        """Files under ``root``, as paths relative to it (sorted), without Hadoop's ``.crc``
+        side files."""
+        if not self.exists(root):
+            return []
+        base = self._fs.makeQualified(self._path(root)).toString().rstrip("/") + "/"
+        found = self._fs.listFiles(self._path(root), recursive)
+        out = []
+        while found.hasNext():
+            path = found.next().getPath()
+            if not (path.getName().startswith(".") and path.getName().endswith(".crc")):
+                out.append(path.toString().removeprefix(base))
+        return sorted(out)
+
+    def delete(self, path: str) -> None:
+        self._fs.delete(self._path(path), True)
+
+    def rename(self, source: str, target: str) -> None:
+        parent = self._path(target).getParent()
+        self._fs.mkdirs(parent)
+        if not self._fs.rename(self._path(source), self._path(target)):
+            raise OSError(f"could not move {source} to {target}")
+
+    def replace(self, source: str, target: str) -> None:
+        """Move ``source`` over ``target``: the one step where a crash leaves ``target``
+        missing, which a rerun that still has ``source`` repairs."""
+        self.delete(target)
+        self.rename(source, target)
+
+    def write_parquet(self, df: DataFrame, path: str) -> None:
+        """``df`` as one Parquet file at exactly ``path``: a file Delta does not manage (forget
+        stages a table's rewritten files and checkpoints this way)."""
+        folder = f"{path}.dir"
+        df.coalesce(1).write.parquet(folder)
+        part = next(p for p in self.walk(folder) if p.endswith(".parquet"))
+        self.rename(f"{folder}/{part}", path)
+        self.delete(folder)
+
+    def read_text(self, path: str) -> str:
+        stream = self._fs.open(self._path(path))
+        try:
+            return str(self._jvm.org.apache.commons.io.IOUtils.toString(stream, "UTF-8"))
+        finally:
+            stream.close()
+
+    def write_text(self, path: str, text: str) -> None:
+        stream = self._fs.create(self._path(path), True)
+        try:
+            stream.write(bytearray(text.encode("utf-8")))
+        finally:
+            stream.close()

@@ -25,6 +25,7 @@ from pyspark.sql import functions as F
 from fin360 import Fin360Error, catalog, lake
 from fin360.bronze import readers
 from fin360.bronze.transforms import (
+    FORGOTTEN,
     REASON,
     landed_records,
     quarantined_records,
@@ -32,6 +33,7 @@ from fin360.bronze.transforms import (
     with_reject_reason,
 )
 from fin360.config import Config, SourceSpec, load_sources
+from fin360.governance import forget
 from fin360.governance.audit import JobRun, succeeded_units, utc_now
 from fin360.logs import stage
 from fin360.spark import READ_ERRORS, error_line
@@ -50,6 +52,7 @@ class BatchResult:
     input_rows: int
     landed_rows: int
     quarantined_rows: int
+    forgotten_rows: int = 0
     new_columns: list[str] = field(default_factory=list)
     missing_columns: list[str] = field(default_factory=list)
 
@@ -155,8 +158,12 @@ def land_batch(
                 new_columns,
             )
 
+        forgotten = forget.suppressed(spark, cfg, spec) or (
+            lambda df: df.withColumn(FORGOTTEN, F.lit(False))
+        )
         checked = (
-            raw.df.transform(
+            raw.df.transform(forgotten)
+            .transform(
                 with_reject_reason(
                     spec.required_columns, raw.columns, cfg["bronze.max_field_chars"]
                 )
@@ -167,9 +174,11 @@ def land_batch(
         try:
             counts = checked.agg(
                 F.count(F.lit(1)).alias("input"),
-                F.count_if(F.col(REASON).isNull()).alias("landed"),
+                F.count_if(F.col(REASON).isNull() & ~F.col(FORGOTTEN)).alias("landed"),
+                F.count_if(F.col(FORGOTTEN)).alias("forgotten"),
             ).first()
             input_rows, landed_rows = counts["input"], counts["landed"]
+            forgotten_rows = counts["forgotten"]
             app_id = f"fin360.bronze.{spec.name}.{batch_id}"
             table = catalog.bronze(spec.name)
             lake.append(
@@ -179,7 +188,7 @@ def land_batch(
                 txn_app_id=app_id,
                 merge_schema=True,  # drift: a new column is added to the table
             )
-            if landed_rows < input_rows:  # a commit only when there is something to keep
+            if landed_rows + forgotten_rows < input_rows:  # a commit only when some are kept
                 lake.append(
                     checked.transform(quarantined_records(spec.name, raw.columns)),
                     cfg,
@@ -193,11 +202,17 @@ def land_batch(
             batch_id=batch_id,
             input_rows=input_rows,
             landed_rows=landed_rows,
-            quarantined_rows=input_rows - landed_rows,
+            quarantined_rows=input_rows - landed_rows - forgotten_rows,
+            forgotten_rows=forgotten_rows,
             new_columns=new_columns,
             missing_columns=missing_columns,
         )
-        out.update(rows=input_rows, landed=landed_rows, quarantined=result.quarantined_rows)
+        out.update(
+            rows=input_rows,
+            landed=landed_rows,
+            quarantined=result.quarantined_rows,
+            **({"forgotten": forgotten_rows} if forgotten_rows else {}),
+        )
     job.record(
         unit_name(spec.name, batch_id),
         "ok",
@@ -212,6 +227,8 @@ def land_batch(
         details={
             "files": [f.path for f in files],
             "new_columns": new_columns,
+            # records of people on the suppression list (fin360 forget): counted, not kept
+            "forgotten_rows": result.forgotten_rows,
             "missing_columns": missing_columns,
         },
     )

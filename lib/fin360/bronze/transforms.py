@@ -12,6 +12,7 @@ from pyspark.sql import types as T
 
 METADATA_COLUMNS = ["_ingest_ts", "_source_file", "_batch_id", "_record_hash"]
 REASON = "_reject_reason"
+FORGOTTEN = "_forgotten"  # a record of a person on the suppression list: neither landed nor kept
 
 QUARANTINE_COLUMNS = [
     "source",
@@ -22,6 +23,11 @@ QUARANTINE_COLUMNS = [
     "_ingest_ts",
     "_record_hash",
 ]
+
+
+def _forgotten(df: DataFrame) -> Column:
+    """A record of a forgotten person (flagged by the job when anyone is on the list)."""
+    return F.col(FORGOTTEN) if FORGOTTEN in df.columns else F.lit(False)
 
 
 def _blank(df: DataFrame, name: str) -> Column:
@@ -81,7 +87,9 @@ def landed_records(columns: list[str]) -> Callable[[DataFrame], DataFrame]:
     """The records that passed: the source's fields, then the ingestion metadata."""
 
     def transform(df: DataFrame) -> DataFrame:
-        return df.where(F.col(REASON).isNull()).select(*columns, *METADATA_COLUMNS)
+        return df.where(F.col(REASON).isNull() & ~_forgotten(df)).select(
+            *columns, *METADATA_COLUMNS
+        )
 
     return transform
 
@@ -90,7 +98,7 @@ def quarantined_records(source: str, columns: list[str]) -> Callable[[DataFrame]
     """The records that failed, as raw text with the reason, for ``bronze._quarantine``."""
 
     def transform(df: DataFrame) -> DataFrame:
-        return df.where(F.col(REASON).isNotNull()).select(
+        return df.where(F.col(REASON).isNotNull() & ~_forgotten(df)).select(
             F.lit(source).alias("source"),
             "_batch_id",
             "_source_file",

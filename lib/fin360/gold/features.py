@@ -154,6 +154,7 @@ def _profile_features() -> list[Feature]:
         Feature("income_band", "profile", "declared annual income, banded (CNY)", "as of date", t),
         Feature("marketing_consent", "profile", "consent to marketing", "as of date", t),
         Feature("data_sharing_consent", "profile", "consent to data sharing", "as of date", t),
+        Feature("profiling_consent", "profile", "consent to profiling; null when not delivered", "as of date", t),
     ]  # fmt: skip
 
 
@@ -355,6 +356,9 @@ def profile_part(spine: DataFrame, customers: DataFrame) -> DataFrame:
             .when(income < 500_000, "200-500k").when(income.isNotNull(), "500k+").alias("income_band"),
             "marketing_consent",
             "data_sharing_consent",
+            # new in the canonical model: a lake whose customers predate it has none yet
+            F.col("profiling_consent") if "profiling_consent" in customers.columns
+            else F.lit(None).cast("boolean").alias("profiling_consent"),
         )
     )  # fmt: skip
 

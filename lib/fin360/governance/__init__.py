@@ -1,1 +1,2 @@
-"""Governance: audit log of job runs and lineage (PII tokens, consent and forget come later)."""
+"""Governance: audit log of job runs, lineage, consent per purpose and the right to be
+forgotten (PII tokens are in :mod:`fin360.governance.pii`)."""

@@ -50,6 +50,7 @@ from pyspark.sql import types as T
 
 from fin360 import Fin360Error, catalog, lake
 from fin360.config import Config, ConfigError
+from fin360.governance import consent
 from fin360.logs import stage
 from fin360.ml import explain, monitoring, tracking
 
@@ -347,7 +348,8 @@ def _plots(local: pd.DataFrame, cutoff: float) -> dict[str, plt.Figure]:
 def load_training(spark: SparkSession, cfg: Config) -> DataFrame:
     if not lake.exists(spark, cfg, TRAINING_TABLE):
         raise Fin360Error(f"{TRAINING_TABLE} missing: run `fin360 run gold --as-of ...` first")
-    return prepared(lake.read(spark, cfg, TRAINING_TABLE).where("is_mature"))
+    mature = lake.read(spark, cfg, TRAINING_TABLE).where("is_mature")
+    return prepared(mature.where(consent.allowed(cfg, "training", mature.columns)))
 
 
 def _classes(df: DataFrame) -> int:

@@ -36,6 +36,7 @@ from scipy.optimize import linear_sum_assignment
 
 from fin360 import Fin360Error, catalog, lake
 from fin360.config import Config
+from fin360.governance import consent
 from fin360.logs import stage
 from fin360.ml import monitoring, tracking
 
@@ -103,7 +104,8 @@ def segment_mapping(ids: dict[int, int], names: dict[int, str]) -> SQLTransforme
 def load_features(
     spark: SparkSession, cfg: Config, as_of: date | None = None
 ) -> tuple[DataFrame, date]:
-    """The customers of one ``gold.customer_360`` date (default: the latest)."""
+    """The customers of one ``gold.customer_360`` date (default: the latest) who may be in a
+    training set (``consent.gates.training``)."""
     if not lake.exists(spark, cfg, SOURCE_TABLE):
         raise Fin360Error(f"{SOURCE_TABLE} missing: run `fin360 run gold --as-of ...` first")
     table = lake.read(spark, cfg, SOURCE_TABLE)
@@ -112,9 +114,10 @@ def load_features(
     missing = sorted(set(features) - set(table.columns))
     if missing:
         raise Fin360Error(f"segmentation.features not in {SOURCE_TABLE}: {missing}")
-    data = table.where(F.col("as_of_date") == F.lit(as_of)).select(
-        "customer_id", *(F.col(c).cast("double").alias(c) for c in features)
+    on_date = table.where(
+        (F.col("as_of_date") == F.lit(as_of)) & consent.allowed(cfg, "training", table.columns)
     )
+    data = on_date.select("customer_id", *(F.col(c).cast("double").alias(c) for c in features))
     return data, as_of
 
 

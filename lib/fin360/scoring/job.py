@@ -13,9 +13,9 @@ would start a Spark session inside every Python worker). For one as-of date it w
   ``gold.graph_features`` as of the date); the top ``anomaly.alert_rate`` are alerts, ranked
   1 (most anomalous) upwards;
 - ``gold.next_best_offer``: up to ``scoring.offers_per_customer`` products the customer does
-  not hold, ranked by how common they are in the customer's segment, offered only with
-  marketing consent, at the product's minimum age, and for credit products only to the
-  risk bands of ``scoring.credit_offer_bands``;
+  not hold, ranked by how common they are in the customer's segment, offered only with the
+  consents ``consent.gates.offers`` names (profiling and marketing), at the product's minimum
+  age, and for credit products only to the risk bands of ``scoring.credit_offer_bands``;
 - ``ops.model_monitoring``: PSI of each model's score and key inputs against its training data.
 
 Every row carries the model names and versions. Each table's partition of the date is
@@ -27,6 +27,7 @@ from __future__ import annotations
 import logging
 import math
 import time
+from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
@@ -38,6 +39,7 @@ from pyspark.sql import functions as F
 from fin360 import Fin360Error, catalog, lake
 from fin360.config import Config
 from fin360.frames import with_row_number
+from fin360.governance import consent
 from fin360.governance.audit import JobRun, utc_now
 from fin360.logs import stage
 from fin360.ml import anomaly, monitoring, risk, segmentation, tracking
@@ -62,6 +64,7 @@ def _model_columns(cfg: Config, family: str, version: str) -> list[F.Column]:
 SCORE_COLUMNS = [
     "customer_id", "as_of_date", "pd", "risk_band", "reason_codes", "segment_id", "segment_name",
 ]  # fmt: skip
+# and the consent state of each purpose (consent.columns), as the score used it
 
 
 def apply_customer_models(
@@ -69,8 +72,9 @@ def apply_customer_models(
 ) -> DataFrame:
     """The customer-level champions on ``features`` (:func:`risk.prepared` customer-360 rows),
     one after the other on the same rows (no join): ``features``' columns with the segment, the
-    calibrated PD, its band and reason codes. Inputs and outputs together, so one frame feeds
-    the scores, the offers and both families' drift monitoring."""
+    calibrated PD, its band and reason codes, and the consent state of each purpose; no segment
+    without the consents ``consent.gates.segments`` names. Inputs and outputs together, so one
+    frame feeds the scores, the offers and both families' drift monitoring."""
     segmented = segmentation_model.transform(features).select(
         *features.columns, "segment_id", "segment_name"
     )
@@ -86,7 +90,27 @@ def apply_customer_models(
         "pd",
         risk.risk_band(F.col("pd"), cfg["risk.bands"]).alias("risk_band"),
         "reason_codes",
-    )
+    ).transform(with_consent(cfg))
+
+
+def with_consent(cfg: Config) -> Callable[[DataFrame], DataFrame]:
+    """Scored customers with the state of each consent purpose as the scores use it (the
+    configured default where the bank delivers none), and no segment for a customer without
+    the consents ``consent.gates.segments`` names."""
+
+    def transform(df: DataFrame) -> DataFrame:
+        profiled = consent.allowed(cfg, "segments", df.columns)
+        gated = {c: F.when(profiled, F.col(c)) for c in ("segment_id", "segment_name")}
+        states = consent.states(cfg, df.columns)
+        return df.select(
+            *(
+                gated[c].alias(c) if c in gated else states[c] if c in states else F.col(c)
+                for c in df.columns
+            ),
+            *(states[c] for c in states if c not in df.columns),
+        )
+
+    return transform
 
 
 RING_REASON = "fraud_ring_member"
@@ -159,8 +183,10 @@ def next_best_offers(
     ages: DataFrame,
     per_customer: int,
     credit_bands: list[str],
+    recorded: list[str] = (),
 ) -> DataFrame:
-    """``scores``: customer_id, segment_id, risk_band, marketing_consent; ``holdings``:
+    """``scores``: customer_id, segment_id, risk_band, ``may_offer`` (the consent gate of
+    offers) and the consent states each offer records (``recorded``); ``holdings``:
     customer_id, product_code (open accounts); ``products``: the catalogue; ``ages``:
     customer_id, age. Propensity = share of the segment's customers holding the product."""
     segment_size = scores.groupBy("segment_id").agg(F.count(F.lit(1)).alias("segment_size"))
@@ -174,7 +200,7 @@ def next_best_offers(
         )
     )  # fmt: skip
     eligible = (
-        scores.where(F.col("marketing_consent"))
+        scores.where(F.col("may_offer"))
         .join(ages, "customer_id", "left")
         .crossJoin(F.broadcast(products))
         .join(holdings, ["customer_id", "product_code"], "left_anti")
@@ -189,7 +215,7 @@ def next_best_offers(
         .where(F.col("offer_rank") <= per_customer)
         .select(
             "customer_id", "offer_rank", "product_code", "product_name", "category",
-            "propensity", "segment_id", "risk_band",
+            "propensity", "segment_id", "risk_band", *recorded,
         )
     )  # fmt: skip
 
@@ -276,6 +302,7 @@ def _score(spark: SparkSession, cfg: Config, as_of: date, job: JobRun) -> dict[s
             lake.replace_where(
                 scored.select(
                     *SCORE_COLUMNS,
+                    *consent.columns(cfg),
                     *_model_columns(cfg, segmentation.FAMILY, versions[segmentation.FAMILY]),
                     *_model_columns(cfg, risk.FAMILY, versions[risk.FAMILY]),
                 ),
@@ -294,11 +321,15 @@ def _score(spark: SparkSession, cfg: Config, as_of: date, job: JobRun) -> dict[s
         customer_seconds = time.monotonic() - clock
         with stage(log, JOB, table=NEXT_BEST_OFFER, as_of=as_of) as out:
             offers = next_best_offers(
-                scored.select("customer_id", "segment_id", "risk_band", "marketing_consent"),
+                scored.select(
+                    "customer_id", "segment_id", "risk_band",
+                    consent.allowed(cfg, "offers", scored.columns).alias("may_offer"), *consent.columns(cfg),
+                ),
                 *_customer_inputs(spark, cfg, as_of),
                 cfg["scoring.offers_per_customer"],
                 cfg["scoring.credit_offer_bands"],
-            )
+                consent.columns(cfg),
+            )  # fmt: skip
             lake.replace_where(
                 offers.select(
                     F.lit(as_of).cast("date").alias("as_of_date"),

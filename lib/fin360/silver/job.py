@@ -183,6 +183,7 @@ def load_entity(ctx: Context, entity: Entity) -> None:
                     attributes=entities.snapshot_attributes(entity, columns),
                     valid_from=entities.VALID_FROM,
                     carry=[c for c in [entity.time] if c] + entities.LINEAGE,
+                    txn_app_id=f"fin360.{table}.{_units(pending)}",
                 )
                 counts.update(changes)
             else:

@@ -281,6 +281,30 @@ def mapped(
     return transform
 
 
+def canonical_value(
+    df: DataFrame,
+    mapping: EntityMapping,
+    column: canonical.Column,
+    default_timezone: str,
+    dates: tuple[date, date],
+) -> Column:
+    """One canonical column as :func:`mapped` computes it from ``df``'s raw columns."""
+    value, _ = _typed(
+        df,
+        column,
+        mapping.columns.get(column.name),
+        mapping.source.timezone or default_timezone,
+        mapping.source.option("decimal", "."),
+        dates,
+    )
+    return value.cast(column.spark_type)
+
+
+def standardised(text: Column, kind: str) -> Column:
+    """Raw text standardised as a value of canonical type ``kind`` (e.g. a phone as E.164)."""
+    return _standardised(s.clean_text(text), kind, ".")
+
+
 def _raw_value(df: DataFrame, m: ColumnMapping | None) -> Column:
     if m is None:
         return F.lit(None)

@@ -34,10 +34,12 @@ def merge_scd2(
     valid_from: str,
     carry: list[str] | None = None,
     partition_by: list[str] | None = None,
+    txn_app_id: str | None = None,
 ) -> dict[str, int]:
     """Apply ``updates`` (key, attributes, the ``valid_from`` column, and ``carry`` columns
     stored but not compared, such as lineage) to the SCD2 table ``name``; returns the number
-    of rows closed and inserted."""
+    of rows closed and inserted. ``txn_app_id`` names the updates (their batches): a rerun
+    after a crash that followed the commit applies nothing twice."""
     keys = [key] if isinstance(key, str) else list(key)
     carry = carry or []
     staged = updates.select(
@@ -76,7 +78,13 @@ def merge_scd2(
             return {"closed": 0, "inserted": 0}
         columns = [*keys, *attributes, *carry, *HISTORY_COLUMNS]
         if not exists:
-            lake.append(changes.select(*columns), cfg, name, partition_by=partition_by)
+            lake.append(
+                changes.select(*columns),
+                cfg,
+                name,
+                partition_by=partition_by,
+                txn_app_id=txn_app_id,
+            )
             return {"closed": 0, "inserted": counts["inserted"]}
         # The first new version of a changed key closes its current row (keyed); every new
         # version is inserted (unkeyed: the merge key is null, so it never matches).
@@ -97,6 +105,7 @@ def merge_scd2(
             update={"is_current": F.lit(False), "valid_to": F.col("s.valid_from")},
             insert={c: F.col(f"s.{c}") for c in columns},
             insert_when=f"s._mk_{keys[0]} IS NULL",
+            txn_app_id=txn_app_id,
         )
         return {"closed": counts["closed"], "inserted": counts["inserted"]}
     finally:

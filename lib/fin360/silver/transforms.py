@@ -28,7 +28,7 @@ _MASKS = {
 }
 
 
-def _token_input(col: Column, kind: str) -> Column:
+def token_input(col: Column, kind: str) -> Column:
     """The normalised form a PII value is tokenised in, so that tokens join across sources:
     names without spaces in lower case, addresses without whitespace, dates as ISO text."""
     if kind == "name":
@@ -55,7 +55,7 @@ def pseudonymised(entity: Entity, key: bytes) -> Callable[[DataFrame], DataFrame
             value = F.col(name)
             if col.pii == "quasi" and col.type == "date":
                 out.append(F.year(value).alias(name.removesuffix("_date") + "_year"))
-            out.append(pii.hmac_token(_token_input(value, col.type), key).alias(f"{name}_token"))
+            out.append(pii.hmac_token(token_input(value, col.type), key).alias(f"{name}_token"))
             if col.mask:
                 out.append(_MASKS[col.mask](value).alias(f"{name}_masked"))
         return df.select(*out)
