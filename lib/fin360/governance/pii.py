@@ -26,8 +26,9 @@ def pii_key() -> bytes:
     key = os.environ.get(PII_KEY_ENV, "")
     if len(key) < MIN_KEY_LENGTH:
         raise Fin360Error(
-            f"{PII_KEY_ENV} is not set (or shorter than {MIN_KEY_LENGTH} characters): silver "
-            "needs the pseudonymisation secret, e.g. from your secret store; never put it in conf/"
+            f"{PII_KEY_ENV} is not set (or shorter than {MIN_KEY_LENGTH} characters): silver and "
+            "forget need the pseudonymisation secret, e.g. from your secret store; never put it "
+            "in conf/"
         )
     return key.encode("utf-8")
 
