@@ -95,7 +95,7 @@ TABLES: tuple[Table, ...] = (
     Table(GOLD_TRANSACTION_ALERTS, "anomaly scores of the window's transactions first scored on a date; the top share are alerts", ("txn_id", "as_of_date"), ("as_of_date",)),
     Table(GOLD_NEXT_BEST_OFFER, "ranked product offers per customer and date", ("customer_id", "as_of_date", "product_code"), ("as_of_date",)),
     Table(OPS_JOB_RUNS, "one row per unit of work of every job run", ("run_id", "unit")),
-    Table(OPS_DQ_RESULTS, "every data-quality rule's result per silver batch", ("run_id", "table", "rule")),
+    Table(OPS_DQ_RESULTS, "every data-quality rule's result per silver batch (set of batches)", ("table", "batches", "rule")),
     Table(OPS_MODEL_MONITORING, "drift (PSI) of scores and inputs per scoring date", ()),
     Table(OPS_FORGET_REQUESTS, "each forget request when received and when done, as a keyed hash, with counts", ("request_id", "status")),
     Table(OPS_FORGET_SUPPRESSION, "keyed hashes of forgotten people's keys: bronze does not land their records again", ("key_hash",)),

@@ -286,6 +286,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     forget.set_defaults(handler=cmd_forget)
 
+    views = commands.add_parser(
+        "analyst-views", parents=[common],
+        help="the analyst role's views over gold: tokens and masked values only",
+    )  # fmt: skip
+    how = views.add_mutually_exclusive_group(required=True)
+    how.add_argument("--sql", action="store_true", help="print their SQL for your catalog")
+    how.add_argument(
+        "--create", action="store_true",
+        help="create them in the session's metastore (access.analyst_database)",
+    )  # fmt: skip
+    views.set_defaults(handler=cmd_analyst_views)
+
     show = commands.add_parser("config", parents=[common], help="print the merged configuration")
     show.set_defaults(handler=cmd_config)
     return parser
@@ -478,6 +490,19 @@ def _forget(spark: Any, cfg: Config, args: argparse.Namespace) -> None:
 
 
 cmd_forget = with_session(_forget)
+
+
+def _analyst_views(spark: Any, cfg: Config, args: argparse.Namespace) -> None:
+    from fin360.governance import access
+
+    if args.sql:
+        print(";\n".join(access.statements(spark, cfg)) + ";")
+        return
+    names = access.create(spark, cfg)
+    print(f"created {len(names)} analyst view(s): {', '.join(names)}")
+
+
+cmd_analyst_views = with_session(_analyst_views)
 
 
 def _bench_graph(spark: Any, cfg: Config, args: argparse.Namespace) -> None:

@@ -66,6 +66,9 @@ SCHEMA: dict[str, Any] = {
             "offers": list,
         },
     },
+    "access": {
+        "analyst_database": str,  # where fin360 analyst-views --create puts the analyst views
+    },
     "tables": dict,  # optional per-table location overrides: {"<layer>.<table>": "s3a://..."}
     "spark": {
         "master": OptStr,  # null: leave it to spark-submit

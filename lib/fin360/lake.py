@@ -9,15 +9,42 @@ paths, HDFS and s3a:// all work.
 
 from __future__ import annotations
 
+import logging
+import random
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from delta import exceptions as delta_errors
 from delta.tables import DeltaTable
+from pyspark.errors import AnalysisException
 from pyspark.sql import Column, DataFrame, SparkSession
 
+from fin360 import Fin360Error
 from fin360.config import Config, ConfigError
 
+log = logging.getLogger(__name__)
+
 LAYERS = ("bronze", "silver", "gold", "ops")
+
+# Delta's commit conflicts: another run committed to the table after this write read it. A
+# write that fails with one has committed nothing.
+CONFLICTS: tuple[type[Exception], ...] = (
+    delta_errors.DeltaConcurrentModificationException,
+    delta_errors.ConcurrentWriteException,
+    delta_errors.MetadataChangedException,
+    delta_errors.ProtocolChangedException,
+    delta_errors.ConcurrentAppendException,
+    delta_errors.ConcurrentDeleteReadException,
+    delta_errors.ConcurrentDeleteDeleteException,
+    delta_errors.ConcurrentTransactionException,
+)
+ATTEMPTS = 4
+
+
+class Conflict(Fin360Error):
+    """A write lost a Delta commit conflict to a concurrent run and was not retried."""
 
 
 def table_path(cfg: Config, name: str) -> str:
@@ -54,13 +81,47 @@ def version(spark: SparkSession, cfg: Config, name: str) -> int | None:
     """The table's latest Delta version, or None when it does not exist yet."""
     if not exists(spark, cfg, name):
         return None
-    # the Delta log's latest snapshot: no Spark job, unlike DeltaTable.history(1)
+    return int(_snapshot(spark, cfg, name).version())
+
+
+def _snapshot(spark: SparkSession, cfg: Config, name: str) -> Any:
+    """The Delta log's latest snapshot: no Spark job, unlike DeltaTable.history(1)."""
     jvm = spark.sparkContext._jvm
     log = jvm.org.apache.spark.sql.delta.DeltaLog.forTable(
         spark._jsparkSession, table_path(cfg, name)
     )
     none = jvm.scala.Option.empty()
-    return int(log.update(False, none, none).version())
+    return log.update(False, none, none)
+
+
+def committed(spark: SparkSession, cfg: Config, name: str, txn_app_id: str) -> bool:
+    """Whether the table has committed a write of the Delta transaction id ``txn_app_id``."""
+    return bool(_snapshot(spark, cfg, name).transactions().contains(txn_app_id))
+
+
+def _commit(name: str, write: Callable[[], None], *, retry: bool | Callable[[], bool]) -> None:
+    """Run ``write``; on a commit conflict with a concurrent run, run it again when ``retry``
+    (or what it returns then) is true, for a write whose result does not depend on what the
+    other run committed; otherwise stop with one line."""
+    for attempt in range(1, ATTEMPTS + 1):
+        try:
+            write()
+            return
+        except (*CONFLICTS, Conflict) as exc:
+            kind = type(exc).__name__
+            again = retry() if callable(retry) else retry
+            if again and attempt < ATTEMPTS:
+                log.warning("table=%s conflict=%s attempt=%d: retrying", name, kind, attempt)
+                time.sleep(random.uniform(0.2, 1.0) * attempt)  # not in step with the other
+                continue
+            raise _conflict(name, kind) from None
+
+
+def _conflict(name: str, kind: str) -> Conflict:
+    return Conflict(
+        f"{name} was written by another run at the same time ({kind}); this write committed "
+        "nothing: run the job again once the other run has ended"
+    )
 
 
 def append(
@@ -72,12 +133,16 @@ def append(
     txn_version: int = 0,
     merge_schema: bool = False,
     partition_by: list[str] | None = None,
+    retry: bool | None = None,
 ) -> None:
     """Append ``df`` to a Delta table (created on first write).
 
     With ``txn_app_id``, the write is idempotent: Delta commits it only if this table has not
     already committed ``txn_version`` (or a later one) for that application id, so a rerun
-    after a crash cannot append the same data twice.
+    after a crash cannot append the same data twice, and a conflict with a concurrent run is
+    retried. Without it, a conflict (two runs creating the table at once) raises
+    :class:`Conflict`, as appending again could append what the other run did, unless
+    ``retry`` says the rows cannot be the other run's.
     """
     writer = df.write.format("delta").mode("append")
     if txn_app_id is not None:
@@ -86,7 +151,32 @@ def append(
         writer = writer.option("mergeSchema", "true")
     if partition_by:
         writer = writer.partitionBy(*partition_by)
-    writer.save(table_path(cfg, name))
+    again = txn_app_id is not None if retry is None else retry
+    _commit(name, lambda: writer.save(table_path(cfg, name)), retry=again)
+
+
+def create(
+    df: DataFrame,
+    cfg: Config,
+    name: str,
+    partition_by: list[str] | None = None,
+    txn_app_id: str | None = None,
+) -> None:
+    """Create the table with ``df``'s rows (under the Delta transaction id ``txn_app_id``, as
+    :func:`append`). When another run created it after this one found it missing, raises
+    :class:`Conflict` and writes nothing: what this run computed for an empty table must be
+    computed again against the table as it is."""
+    writer = df.write.format("delta").mode("errorifexists")
+    if txn_app_id is not None:
+        writer = writer.option("txnAppId", txn_app_id).option("txnVersion", 0)
+    if partition_by:
+        writer = writer.partitionBy(*partition_by)
+    try:
+        _commit(name, lambda: writer.save(table_path(cfg, name)), retry=False)
+    except AnalysisException:
+        if not exists(df.sparkSession, cfg, name):
+            raise
+        raise _conflict(name, "created by it") from None
 
 
 def replace_where(
@@ -97,7 +187,7 @@ def replace_where(
     writer = df.write.format("delta").mode("overwrite").option("replaceWhere", predicate)
     if partition_by:
         writer = writer.partitionBy(*partition_by)
-    writer.save(table_path(cfg, name))
+    _commit(name, lambda: writer.save(table_path(cfg, name)), retry=True)
 
 
 def overwrite(df: DataFrame, cfg: Config, name: str, partition_by: list[str] | None = None) -> None:
@@ -106,7 +196,7 @@ def overwrite(df: DataFrame, cfg: Config, name: str, partition_by: list[str] | N
     writer = df.write.format("delta").mode("overwrite").option("overwriteSchema", "true")
     if partition_by:
         writer = writer.partitionBy(*partition_by)
-    writer.save(table_path(cfg, name))
+    _commit(name, lambda: writer.save(table_path(cfg, name)), retry=True)
 
 
 def merge(
@@ -128,10 +218,8 @@ def merge(
     the table has already committed that application id, so a job killed after its merge
     committed does not merge the same rows again when it is rerun."""
     conf = {"spark.databricks.delta.write.txnAppId": txn_app_id, "spark.databricks.delta.write.txnVersion": "0"}  # fmt: skip
-    if txn_app_id is not None:
-        for key, value in conf.items():
-            spark.conf.set(key, value)
-    try:
+
+    def write() -> None:
         (
             DeltaTable.forPath(spark, table_path(cfg, name))
             .alias("t")
@@ -140,15 +228,60 @@ def merge(
             .whenNotMatchedInsert(condition=insert_when, values=insert)
             .execute()
         )
+
+    if txn_app_id is not None:
+        for key, value in conf.items():
+            spark.conf.set(key, value)
+    try:
+        # ``source`` may be computed from the table as it was: retried only when the other
+        # run committed these very rows (the same transaction id), so the retry is a no-op
+        _commit(
+            name,
+            write,
+            retry=lambda: txn_app_id is not None and committed(spark, cfg, name, txn_app_id),
+        )
     finally:
         if txn_app_id is not None:
             for key in conf:
                 spark.conf.unset(key)
 
 
+def upsert(
+    spark: SparkSession,
+    cfg: Config,
+    name: str,
+    df: DataFrame,
+    on: str,
+    *,
+    update: bool = True,
+    delete_unmatched: Column | None = None,
+) -> None:
+    """Write ``df``'s rows by the ``on`` condition (``t.`` the table, ``s.`` the rows) in one
+    commit: a matched table row is replaced (``update``) or kept, and the row left out; other
+    rows are inserted; table rows matching ``delete_unmatched`` that no row matched are
+    deleted. Creates the table on first write. The result does not depend on what a concurrent
+    run committed, so a conflict is retried: two runs writing the same rows leave them once."""
+
+    def write() -> None:
+        if not exists(spark, cfg, name):
+            create(df, cfg, name)
+            return
+        merge = DeltaTable.forPath(spark, table_path(cfg, name)).alias("t").merge(df.alias("s"), on)
+        if update:
+            merge = merge.whenMatchedUpdateAll()
+        merge = merge.whenNotMatchedInsertAll()
+        if delete_unmatched is not None:
+            merge = merge.whenNotMatchedBySourceDelete(delete_unmatched)
+        merge.execute()
+
+    _commit(name, write, retry=True)
+
+
 def delete(spark: SparkSession, cfg: Config, name: str, condition: Column) -> None:
     """``DELETE FROM name WHERE condition``; a condition built from columns, never SQL text."""
-    DeltaTable.forPath(spark, table_path(cfg, name)).delete(condition)
+    _commit(
+        name, lambda: DeltaTable.forPath(spark, table_path(cfg, name)).delete(condition), retry=True
+    )
 
 
 @dataclass(frozen=True)

@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
+from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
 from fin360 import lake
@@ -89,3 +91,22 @@ def test_several_versions_in_one_update_chain_in_time_order(spark, cfg):
         ("A", "C1", "joint", t3, None, True),
         ("A", "C2", "user", t2, None, True),
     ]
+
+
+def test_a_whole_state_applied_by_two_runs_at_once_is_stored_once(spark, cfg):
+    """Two runs creating the table, then changing it, at the same time: the one that loses
+    the Delta commit conflict applies the state again to what the other left, which is no
+    change."""
+    t1, t2 = datetime(2025, 1, 1), datetime(2025, 6, 1)
+    states = ([("A", "上海", "x", t1), ("B", "北京", "y", t1)], [("A", "深圳", "x", t2)])
+    for rows, done in zip(states, ({"closed": 0, "inserted": 2}, {"closed": 1, "inserted": 1}), strict=True):  # fmt: skip
+        with ThreadPoolExecutor(2) as pool:  # each run in its own session, as two jobs would
+            sessions = [spark.newSession(), spark.newSession()]
+            runs = list(pool.map(_merge, sessions, [cfg, cfg], [rows, rows]))
+        assert sorted(runs, key=lambda r: r["inserted"]) == [{"closed": 0, "inserted": 0}, done]
+    got = lake.read(spark, cfg, TABLE).select("customer_id", "city", "valid_from", "is_current")
+    expected = spark.createDataFrame(
+        [("A", "上海", t1, False), ("A", "深圳", t2, True), ("B", "北京", t1, True)],
+        "customer_id string, city string, valid_from timestamp, is_current boolean",
+    )
+    assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)

@@ -7,6 +7,7 @@ every dataset it read and wrote when it finishes."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 from collections.abc import Iterator
@@ -130,11 +131,22 @@ class JobRun:
         seen.raw_folders.update(f.rsplit("/", 1)[0] for f in details.get("files", []))
 
     def flush(self) -> None:
-        """Append the rows recorded since the last flush, in one commit."""
-        if self.pending:
-            df = self.spark.createDataFrame(self.pending, JOB_RUNS_SCHEMA)
-            lake.append(df, self.cfg, JOB_RUNS)
-            self.pending = []
+        """Append the rows recorded since the last flush, in one commit (two when some units
+        failed). The units done are appended under a Delta transaction id named for them:
+        when a run of the same job at the same time has recorded the same units, Delta skips
+        the append, so no unit is recorded as done twice."""
+        status, unit = JOB_RUNS_SCHEMA.fieldNames().index("status"), JOB_RUNS_SCHEMA.fieldNames().index("unit")  # fmt: skip
+        done = [r for r in self.pending if r[status] == "ok" and r[unit] != JOB_RUN_ALL]
+        rest = [r for r in self.pending if r not in done]
+        if done:
+            units = ",".join(sorted(r[unit] for r in done)).encode()
+            txn = f"fin360.{JOB_RUNS}.{self.job}.{hashlib.sha256(units).hexdigest()[:24]}"
+            df = self.spark.createDataFrame(done, JOB_RUNS_SCHEMA)
+            lake.append(df, self.cfg, JOB_RUNS, txn_app_id=txn)
+        if rest:  # this run's own rows (its run_id): appending them again cannot duplicate
+            df = self.spark.createDataFrame(rest, JOB_RUNS_SCHEMA)
+            lake.append(df, self.cfg, JOB_RUNS, retry=True)
+        self.pending = []
 
     @contextmanager
     def failing(self, details: dict[str, Any] | None = None) -> Iterator[None]:

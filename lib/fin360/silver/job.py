@@ -296,14 +296,16 @@ def _write_dq_results(
          r["passed"], r["observed"], now)
         for r in results
     ]  # fmt: skip
-    if ctx.exists(DQ_RESULTS):  # an earlier attempt at these batches (killed, or it breached)
-        lake.delete(
-            ctx.spark,
-            ctx.cfg,
-            DQ_RESULTS,
-            (F.col("table") == table) & (F.col("batches") == _units(pending)),
-        )
-    lake.append(ctx.spark.createDataFrame(rows, DQ_RESULTS_SCHEMA), ctx.cfg, DQ_RESULTS)
+    # one commit: the rules of an earlier attempt at these batches (killed, breached, or a
+    # concurrent run) are replaced, and a rule it had that this one has not is deleted
+    lake.upsert(
+        ctx.spark,
+        ctx.cfg,
+        DQ_RESULTS,
+        ctx.spark.createDataFrame(rows, DQ_RESULTS_SCHEMA),
+        "t.table = s.table AND t.batches = s.batches AND t.rule = s.rule",
+        delete_unmatched=(F.col("t.table") == table) & (F.col("t.batches") == _units(pending)),
+    )
     for r in results:
         if not r["passed"]:
             log.warning(

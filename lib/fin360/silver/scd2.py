@@ -10,11 +10,15 @@ not touched, so re-running the same updates changes nothing (and commits nothing
 
 from __future__ import annotations
 
+import logging
+
 from pyspark.sql import Column, DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from fin360 import lake
 from fin360.config import Config
+
+log = logging.getLogger(__name__)
 
 HISTORY_COLUMNS = ["attr_hash", "valid_from", "valid_to", "is_current"]
 
@@ -39,7 +43,36 @@ def merge_scd2(
     """Apply ``updates`` (key, attributes, the ``valid_from`` column, and ``carry`` columns
     stored but not compared, such as lineage) to the SCD2 table ``name``; returns the number
     of rows closed and inserted. ``txn_app_id`` names the updates (their batches): a rerun
-    after a crash that followed the commit applies nothing twice."""
+    after a crash that followed the commit, or a run at the same time, applies nothing twice.
+    Without it, ``updates`` must hold one version per key (a whole current state): applying it
+    again changes nothing, so after losing a commit conflict to a concurrent run it is applied
+    again to the table as that run left it."""
+    args = (spark, cfg, name, updates, key, attributes, valid_from, carry, partition_by, txn_app_id)
+    attempt = 1
+    while True:
+        try:
+            return _merge_scd2(*args)
+        except lake.Conflict:
+            if txn_app_id is not None and lake.committed(spark, cfg, name, txn_app_id):
+                return {"closed": 0, "inserted": 0}  # the other run applied these updates
+            if txn_app_id is not None or attempt == lake.ATTEMPTS:
+                raise
+            attempt += 1
+            log.warning("table=%s lost a conflict to a concurrent run: applying again", name)
+
+
+def _merge_scd2(
+    spark: SparkSession,
+    cfg: Config,
+    name: str,
+    updates: DataFrame,
+    key: str | list[str],
+    attributes: list[str],
+    valid_from: str,
+    carry: list[str] | None,
+    partition_by: list[str] | None,
+    txn_app_id: str | None,
+) -> dict[str, int]:
     keys = [key] if isinstance(key, str) else list(key)
     carry = carry or []
     staged = updates.select(
@@ -78,13 +111,7 @@ def merge_scd2(
             return {"closed": 0, "inserted": 0}
         columns = [*keys, *attributes, *carry, *HISTORY_COLUMNS]
         if not exists:
-            lake.append(
-                changes.select(*columns),
-                cfg,
-                name,
-                partition_by=partition_by,
-                txn_app_id=txn_app_id,
-            )
+            lake.create(changes.select(*columns), cfg, name, partition_by, txn_app_id)
             return {"closed": 0, "inserted": counts["inserted"]}
         # The first new version of a changed key closes its current row (keyed); every new
         # version is inserted (unkeyed: the merge key is null, so it never matches).
